@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. Installs what the tests need (redis-server from Debian packages) when it is missing;
+# the tests start and stop their own redis-server instances on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "test.sh: installing redis-server (Debian package)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+
+results="$(pwd)/.test-run"
+rm -rf "$results"
+mkdir -p "$results"
+
+set +e
+dotnet test WeComBot.sln --configuration Release \
+  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
+  --results-directory "$results" "$@"
+status=$?
+set -e
+
+trx=$(find "$results" -name '*.trx' | head -n 1)
+if [ -n "$trx" ]; then
+  # The closing line CI reads: "N passed, N failed, N skipped" from the TRX counters.
+  python3 - "$trx" <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+c = ET.parse(sys.argv[1]).getroot().find(".//t:Counters", ns).attrib
+passed = int(c.get("passed", 0)); failed = int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0)) + int(c.get("aborted", 0))
+skipped = int(c.get("total", 0)) - passed - failed
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+else
+  echo "test.sh: no test results were written" >&2
+  [ "$status" -ne 0 ] || status=1
+fi
+exit $status
