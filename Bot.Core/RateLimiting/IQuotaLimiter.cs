@@ -1,0 +1,45 @@
+namespace Bot.Core.RateLimiting;
+
+/// <summary>
+/// One quota counter: a rule name (from the `Quotas` configuration) and the subject it counts for, e.g.
+/// ("api-per-minute", "externalcontact/add_msg_template") or ("group-mass-per-day", "wrCHAT1").
+/// </summary>
+public readonly record struct QuotaKey(string Rule, string Subject)
+{
+    public override string ToString() => $"{Rule}:{Subject}";
+}
+
+/// <summary>A counter with its limit: at most <see cref="Limit"/> acquisitions per <see cref="Window"/>.</summary>
+public sealed record QuotaLimit(QuotaKey Key, int Limit, TimeSpan Window);
+
+public enum QuotaDecisionKind
+{
+    /// <summary>Every counter had room; one unit was taken from each.</summary>
+    Allowed,
+
+    /// <summary>Some counter is full or paused; nothing was taken. Try again after <see cref="QuotaDecision.RetryAfter"/>.</summary>
+    Wait,
+
+    /// <summary>The shared limiter cannot be reached (Redis down): fail closed, try again after <see cref="QuotaDecision.RetryAfter"/>.</summary>
+    Unavailable,
+}
+
+public readonly record struct QuotaDecision(QuotaDecisionKind Kind, TimeSpan RetryAfter, QuotaKey? BlockedBy = null)
+{
+    public bool IsAllowed => Kind == QuotaDecisionKind.Allowed;
+
+    public static QuotaDecision Allow() => new(QuotaDecisionKind.Allowed, TimeSpan.Zero);
+}
+
+/// <summary>
+/// Quota enforcement shared by every sender. Two implementations with identical semantics: Redis (all instances
+/// share the counters) and in-process (single-instance mode). Acquisition is all-or-nothing across the given limits,
+/// so a send that would break any one quota takes nothing from the others.
+/// </summary>
+public interface IQuotaLimiter
+{
+    ValueTask<QuotaDecision> TryAcquireAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken);
+
+    /// <summary>Blocks a counter for everyone until <paramref name="duration"/> has passed (WeCom answered 45009 or 45033).</summary>
+    ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken);
+}
