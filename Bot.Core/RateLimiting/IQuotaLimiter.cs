@@ -43,3 +43,15 @@ public interface IQuotaLimiter
     /// <summary>Blocks a counter for everyone until <paramref name="duration"/> has passed (WeCom answered 45009 or 45033).</summary>
     ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// What one outbound call touches, for quota purposes: the WeCom API path and whichever of sender, customer groups,
+/// customers, robot webhook key and app-message recipient it involves.
+/// </summary>
+public sealed record QuotaSubject(
+    string Api,
+    string? Sender = null,
+    IReadOnlyList<string>? ChatIds = null,
+    IReadOnlyList<string>? ExternalUserIds = null,
+    string? RobotKey = null,
+    string? AppRecipient = null);
