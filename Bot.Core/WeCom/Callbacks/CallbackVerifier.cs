@@ -172,7 +172,8 @@ public sealed class CallbackVerifier
         {
             return (CallbackXml.HasDoctype(body.Span) ? CallbackRejection.DtdForbidden : CallbackRejection.MalformedEnvelope, null);
         }
-        return string.IsNullOrWhiteSpace(encrypt) ? (CallbackRejection.MalformedEnvelope, null) : (CallbackRejection.None, encrypt.Trim());
+        // Not trimmed: the signature covers the element text exactly as sent, as in the official libraries.
+        return string.IsNullOrWhiteSpace(encrypt) ? (CallbackRejection.MalformedEnvelope, null) : (CallbackRejection.None, encrypt);
     }
 
     private static Stream AsStream(ReadOnlyMemory<byte> body) =>

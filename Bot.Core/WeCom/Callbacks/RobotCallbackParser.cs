@@ -11,7 +11,7 @@ public static class RobotCallbackParser
     /// <summary>
     /// Parses the decrypted JSON. Robot callbacks carry no creation time, so the caller passes the callback's
     /// signed (and window-checked) timestamp. Throws <see cref="CallbackFormatException"/> for malformed JSON or
-    /// a missing msgid, aibotid, from.userid or msgtype.
+    /// a missing msgid, aibotid, from.userid or msgtype. A missing chattype is taken as single.
     /// </summary>
     public static ParsedCallback Parse(string json, DateTimeOffset createTime)
     {
