@@ -89,7 +89,7 @@ internal sealed class InboxHarness : IAsyncDisposable
 }
 
 /// <summary>Records every call; tests await a count of calls instead of sleeping.</summary>
-internal sealed class RecordingHandler(Func<InboxItem, int, Task>? behaviour = null) : IInboxHandler
+internal sealed class RecordingHandler(Func<InboxItem, int, CancellationToken, Task>? behaviour = null) : IInboxHandler
 {
     private readonly Lock _gate = new();
     private readonly List<(InboxItem Item, DateTimeOffset At)> _calls = [];
@@ -122,7 +122,7 @@ internal sealed class RecordingHandler(Func<InboxItem, int, Task>? behaviour = n
         }
         if (behaviour is not null)
         {
-            await behaviour(item, count);
+            await behaviour(item, count, ct);
         }
     }
 
