@@ -122,6 +122,12 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
             await using var connection = await _database.OpenAsync(ct);
+            if (_database.IsSqlite)
+            {
+                // WeCom is told "stored" once this commits, so the WAL is synced on every commit (NORMAL would lose
+                // the last commits on power loss). Group commit is what makes that affordable: one sync per batch.
+                await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous = FULL", cancellationToken: ct));
+            }
             await using var transaction = await connection.BeginTransactionAsync(ct);
             for (var i = 0; i < batch.Count; i++)
             {
