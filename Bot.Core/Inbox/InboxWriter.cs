@@ -85,11 +85,7 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(CancellationToken.None);
-        _abort.Dispose();
-    }
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None);
 
     private Task EnsureLoop()
     {
