@@ -61,8 +61,8 @@ public sealed partial class MigrationRunner(BotDatabase database, ILogger<Migrat
         // WAL is a property of the file; setting it here (outside a transaction) makes every later connection use it.
         await connection.ExecuteAsync(new CommandDefinition("PRAGMA journal_mode = WAL;", cancellationToken: ct));
         await using var tx = await connection.BeginTransactionAsync(ct);
-        // Microsoft.Data.Sqlite begins a deferred transaction; an immediate write takes the file's write lock now,
-        // so a second instance waits here (busy_timeout) instead of applying the same migration.
+        // Microsoft.Data.Sqlite begins BEGIN IMMEDIATE unless asked for a deferred transaction: it takes the file's
+        // write lock now, so a second instance waits here (busy_timeout) instead of applying the same migration.
         await connection.ExecuteAsync(new CommandDefinition(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);",
             transaction: tx, cancellationToken: ct));

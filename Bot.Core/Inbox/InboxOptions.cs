@@ -1,0 +1,47 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Bot.Core.Inbox;
+
+/// <summary>The `Inbox` section.</summary>
+public sealed class InboxOptions : IValidatableObject
+{
+    public const string Section = "Inbox";
+
+    /// <summary>How many due callbacks one worker claims at a time.</summary>
+    [Range(1, 10_000)]
+    public int BatchSize { get; set; } = 256;
+
+    /// <summary>The most waiting appends the writer commits in one transaction.</summary>
+    [Range(1, 10_000)]
+    public int WriteBatchSize { get; set; } = 256;
+
+    /// <summary>Failed attempts after which a callback is parked for a human.</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 8;
+
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often a worker looks for due retries and for callbacks stored by other instances.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(10);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (RetryBaseDelay > MaxRetryDelay)
+        {
+            yield return new ValidationResult(
+                $"{nameof(RetryBaseDelay)} must not exceed {nameof(MaxRetryDelay)}.", [nameof(RetryBaseDelay), nameof(MaxRetryDelay)]);
+        }
+    }
+}
+
+[OptionsValidator]
+internal sealed partial class InboxOptionsValidator : IValidateOptions<InboxOptions>;

@@ -1,0 +1,50 @@
+using Bot.Core.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using System.Diagnostics.Metrics;
+
+namespace Bot.Core.Inbox;
+
+public static class InboxServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="InboxWriter"/> (group commit, hosted so that shutdown drains it), <see cref="InboxStore"/>
+    /// and the inbox worker. Needs <c>AddStorage()</c>; handlers are registered as singleton <see cref="IInboxHandler"/>.
+    /// </summary>
+    public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptionsWithValidateOnStart<InboxOptions, InboxOptionsValidator>().BindConfiguration(InboxOptions.Section);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<InboxSignal>();
+        services.TryAddSingleton(sp => new InboxMetrics(sp.GetRequiredService<IMeterFactory>()));
+        services.TryAddSingleton(sp => new InboxWriter(
+            sp.GetRequiredService<BotDatabase>(),
+            sp.GetRequiredService<IOptions<InboxOptions>>(),
+            sp.GetRequiredService<InboxSignal>(),
+            sp.GetRequiredService<InboxMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<InboxWriter>>()));
+        services.TryAddSingleton(sp => new InboxStore(
+            sp.GetRequiredService<BotDatabase>(),
+            sp.GetRequiredService<InboxSignal>(),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new InboxWorker(
+            sp.GetRequiredService<InboxStore>(),
+            sp.GetRequiredService<InboxSignal>(),
+            sp.GetRequiredService<InboxMetrics>(),
+            sp.GetServices<IInboxHandler>(),
+            sp.GetRequiredService<IOptions<InboxOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            Random.Shared.NextDouble,
+            sp.GetRequiredService<ILogger<InboxWorker>>()));
+        // Hosted services stop in reverse order: the worker first, then the writer drains what requests queued.
+        services.AddHostedService(sp => sp.GetRequiredService<InboxWriter>());
+        services.AddHostedService(sp => sp.GetRequiredService<InboxWorker>());
+        return builder;
+    }
+}

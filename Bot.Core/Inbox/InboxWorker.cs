@@ -1,0 +1,241 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Bot.Core.Inbox;
+
+/// <summary>
+/// Handles stored callbacks: leases a batch of due ones, runs every <see cref="IInboxHandler"/> on each, and marks it
+/// handled, or schedules a retry with exponential backoff and jitter, parking it after
+/// <see cref="InboxOptions.MaxAttempts"/> failures. A worker that dies mid-batch leaves only leases behind; when they
+/// expire, any worker on the same database takes the callbacks over, so nothing is lost (at-least-once).
+/// </summary>
+internal sealed partial class InboxWorker : BackgroundService
+{
+    private readonly InboxStore _store;
+    private readonly InboxSignal _signal;
+    private readonly InboxMetrics _metrics;
+    private readonly IInboxHandler[] _handlers;
+    private readonly InboxOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Func<double> _random;
+    private readonly ILogger<InboxWorker> _logger;
+
+    /// <param name="random">Returns a value in [0, 1) for retry jitter; tests pass a fixed one.</param>
+    public InboxWorker(
+        InboxStore store,
+        InboxSignal signal,
+        InboxMetrics metrics,
+        IEnumerable<IInboxHandler> handlers,
+        IOptions<InboxOptions> options,
+        TimeProvider time,
+        Func<double> random,
+        ILogger<InboxWorker> logger)
+    {
+        _store = store;
+        _signal = signal;
+        _metrics = metrics;
+        _handlers = handlers.ToArray();
+        _options = options.Value;
+        _time = time;
+        _random = random;
+        _logger = logger;
+        // Unique per worker instance, so a restarted process never mistakes an old lease for its own.
+        Owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+    }
+
+    internal string Owner { get; }
+
+    /// <summary>Equal jitter: at least half of the capped exponential delay, so retries neither bunch up nor come too soon.</summary>
+    internal static TimeSpan RetryDelay(int failedAttempts, TimeSpan baseDelay, TimeSpan maxDelay, double random)
+    {
+        var exponential = baseDelay.Ticks * Math.Pow(2, Math.Min(failedAttempts - 1, 40));
+        var ceiling = Math.Min(exponential, maxDelay.Ticks);
+        return TimeSpan.FromTicks((long)(ceiling / 2 + random * ceiling / 2));
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_handlers.Length == 0)
+        {
+            Log.NoHandlers(_logger);
+        }
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var polledAt = _time.GetUtcNow();
+            var claimed = 0;
+            try
+            {
+                claimed = await HandleDueBatchAsync(polledAt, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // The database is unreachable or locked out: try again on the next poll.
+                Log.ClaimFailed(_logger, ex);
+            }
+            if (claimed < _options.BatchSize)
+            {
+                await WaitForWorkAsync(polledAt, stoppingToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits for a signal or for the next poll, counted from the start of the last one: when the clock has already
+    /// moved past it (a long batch, or a test advancing a fake clock), polls again at once.
+    /// </summary>
+    private async Task WaitForWorkAsync(DateTimeOffset polledAt, CancellationToken stoppingToken)
+    {
+        var remaining = polledAt + _options.PollInterval - _time.GetUtcNow();
+        if (remaining <= TimeSpan.Zero)
+        {
+            return;
+        }
+        using var poll = new CancellationTokenSource(remaining, _time);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, poll.Token);
+        try
+        {
+            await _signal.WaitAsync(wait.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // The poll interval elapsed without a signal.
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the loop condition ends the worker.
+        }
+    }
+
+    private async Task<int> HandleDueBatchAsync(DateTimeOffset now, CancellationToken stoppingToken)
+    {
+        var leaseUntil = now + _options.LeaseDuration;
+        var items = await _store.ClaimAsync(Owner, now, leaseUntil, _options.BatchSize, stoppingToken);
+        foreach (var item in items)
+        {
+            if (_time.GetUtcNow() >= leaseUntil)
+            {
+                // The rest of the batch may already be leased to another worker; handling it here could run it twice.
+                Log.LeaseRanOut(_logger, items.Count);
+                break;
+            }
+            await HandleItemAsync(item, stoppingToken);
+        }
+        return items.Count;
+    }
+
+    private async Task HandleItemAsync(InboxItem item, CancellationToken stoppingToken)
+    {
+        using var scope = Log.ItemScope(_logger, item.Id, item.Kind);
+        try
+        {
+            foreach (var handler in _handlers)
+            {
+                await handler.HandleAsync(item, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down mid-item: give it back now so another instance need not wait for the lease to expire.
+            await ReleaseQuietlyAsync(item);
+            throw;
+        }
+        catch (Exception ex)
+        {
+            await RecordFailureAsync(item, ex, stoppingToken);
+            return;
+        }
+
+        try
+        {
+            if (await _store.MarkHandledAsync(item.Id, Owner, _time.GetUtcNow(), stoppingToken))
+            {
+                _metrics.RecordHandled();
+            }
+            else
+            {
+                Log.LeaseLost(_logger, item.Id);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            // The lease expires and the callback is handled again, which idempotent handlers allow.
+            Log.MarkFailed(_logger, item.Id, ex);
+        }
+    }
+
+    private async Task RecordFailureAsync(InboxItem item, Exception error, CancellationToken stoppingToken)
+    {
+        var attempts = item.Attempts + 1;
+        var park = attempts >= _options.MaxAttempts;
+        var nextAttemptAt = _time.GetUtcNow() + RetryDelay(attempts, _options.RetryBaseDelay, _options.MaxRetryDelay, _random());
+        try
+        {
+            if (!await _store.RecordFailureAsync(item.Id, Owner, attempts, park, nextAttemptAt, $"{error.GetType().Name}: {error.Message}", stoppingToken))
+            {
+                Log.LeaseLost(_logger, item.Id);
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+        {
+            Log.MarkFailed(_logger, item.Id, ex);
+            return;
+        }
+        _metrics.RecordFailed(park);
+        if (park)
+        {
+            Log.Parked(_logger, item.Id, attempts, error);
+        }
+        else
+        {
+            Log.WillRetry(_logger, item.Id, attempts, nextAttemptAt, error);
+        }
+    }
+
+    private async Task ReleaseQuietlyAsync(InboxItem item)
+    {
+        try
+        {
+            await _store.ReleaseAsync(item.Id, Owner, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // The lease then simply runs out.
+            Log.MarkFailed(_logger, item.Id, ex);
+        }
+    }
+
+    private static partial class Log
+    {
+        private static readonly Func<ILogger, long, string, IDisposable?> Scope =
+            LoggerMessage.DefineScope<long, string>("Inbox item {InboxId} ({Kind})");
+
+        public static IDisposable? ItemScope(ILogger logger, long id, string kind) => Scope(logger, id, kind);
+
+        [LoggerMessage(1, LogLevel.Warning, "No inbox handler is registered: stored callbacks are marked handled without processing")]
+        public static partial void NoHandlers(ILogger logger);
+
+        [LoggerMessage(2, LogLevel.Error, "Could not claim due inbox items; retrying on the next poll")]
+        public static partial void ClaimFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(3, LogLevel.Warning, "Inbox item {InboxId} failed (attempt {Attempts}); next attempt at {NextAttemptAt:O}")]
+        public static partial void WillRetry(ILogger logger, long inboxId, int attempts, DateTimeOffset nextAttemptAt, Exception exception);
+
+        [LoggerMessage(4, LogLevel.Error, "Inbox item {InboxId} failed {Attempts} times and is parked until replayed")]
+        public static partial void Parked(ILogger logger, long inboxId, int attempts, Exception exception);
+
+        [LoggerMessage(5, LogLevel.Warning, "The lease on inbox item {InboxId} expired before it was recorded; another worker owns it now")]
+        public static partial void LeaseLost(ILogger logger, long inboxId);
+
+        [LoggerMessage(6, LogLevel.Warning, "Could not record the outcome of inbox item {InboxId}; it runs again when its lease expires")]
+        public static partial void MarkFailed(ILogger logger, long inboxId, Exception exception);
+
+        [LoggerMessage(7, LogLevel.Warning, "The inbox lease ran out mid-batch; {Count} claimed items are left to the next claim")]
+        public static partial void LeaseRanOut(ILogger logger, int count);
+    }
+}

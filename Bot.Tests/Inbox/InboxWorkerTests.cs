@@ -1,0 +1,214 @@
+using Bot.Core.Inbox;
+using Bot.Tests.Storage;
+
+namespace Bot.Tests.Inbox;
+
+[TestFixture(TestStorage.Sqlite)]
+[TestFixture(TestStorage.LiveSqlServer)]
+public sealed class InboxWorkerTests(TestStorage storage)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private InboxHarness _inbox = null!;
+    private readonly List<InboxWorker> _workers = [];
+
+    [SetUp]
+    public void RequireDatabase() => TestDatabase.RequireAvailable(storage);
+
+    [TearDown]
+    public async Task StopAll()
+    {
+        foreach (var worker in _workers)
+        {
+            await worker.StopAsync(CancellationToken.None);
+            worker.Dispose();
+        }
+        _workers.Clear();
+        if (_inbox is not null)
+        {
+            await _inbox.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task Each_stored_callback_is_handled_once_and_marked_handled()
+    {
+        _inbox = await InboxHarness.CreateAsync(storage, o => o.BatchSize = 16);
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var handler = new RecordingHandler();
+        var writer = await _inbox.StartWriterAsync();
+        await StartAsync(_inbox.Worker(handler));
+
+        var ids = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => writer.AppendAsync(InboxHarness.Entry($"key-{i}"), CancellationToken.None)));
+        await handled.WaitForMeasurementsAsync(100, Timeout);
+
+        Assert.That(handler.Calls.Select(c => c.Item.Id), Is.EquivalentTo(ids.Select(r => r.Id)), "every item exactly once");
+        Assert.That(handler.Calls.Select(c => c.Item.Id), Is.Ordered, "in arrival order");
+        var stats = await _inbox.Store.GetStatsAsync(CancellationToken.None);
+        Assert.That(stats, Is.EqualTo(new InboxStats(0, null, 0, 100)));
+        var record = await _inbox.Store.GetAsync(ids[0].Id, CancellationToken.None);
+        Assert.That(record!.HandledAt, Is.EqualTo(_inbox.Time.GetUtcNow()));
+    }
+
+    [Test]
+    public async Task A_failing_handler_is_retried_with_backoff_then_parked_with_its_error_and_replay_brings_it_back()
+    {
+        _inbox = await InboxHarness.CreateAsync(storage, o =>
+        {
+            o.MaxAttempts = 3;
+            o.RetryBaseDelay = TimeSpan.FromSeconds(2);
+        });
+        using var failed = _inbox.Collect(InboxMetrics.Failed);
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var start = _inbox.Time.GetUtcNow();
+        var handler = new RecordingHandler((_, call, _) => call <= 3 ? throw new InvalidOperationException("template 'welcome' is missing") : Task.CompletedTask)
+        {
+            Clock = _inbox.Time,
+        };
+        var writer = await _inbox.StartWriterAsync();
+        await StartAsync(_inbox.Worker(handler, jitter: 1.0));
+
+        var id = (await writer.AppendAsync(InboxHarness.Entry("msg-fails"), CancellationToken.None)).Id;
+        await failed.WaitForMeasurementsAsync(1, Timeout);
+        var afterFirst = await _inbox.Store.GetAsync(id, CancellationToken.None);
+        _inbox.Time.Advance(TimeSpan.FromSeconds(2));
+        await failed.WaitForMeasurementsAsync(2, Timeout);
+        var afterSecond = await _inbox.Store.GetAsync(id, CancellationToken.None);
+        _inbox.Time.Advance(TimeSpan.FromSeconds(4));
+        await failed.WaitForMeasurementsAsync(3, Timeout);
+        var parked = await _inbox.Store.GetAsync(id, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterFirst!.State, Is.EqualTo(InboxState.Pending));
+            Assert.That(afterFirst.Attempts, Is.EqualTo(1));
+            Assert.That(afterFirst.NextAttemptAt, Is.EqualTo(start + TimeSpan.FromSeconds(2)), "first retry after the base delay");
+            Assert.That(afterFirst.LastError, Does.Contain("template 'welcome' is missing"));
+            Assert.That(afterSecond!.NextAttemptAt, Is.EqualTo(start + TimeSpan.FromSeconds(2 + 4)), "the delay doubles");
+            Assert.That(handler.Calls.Select(c => c.At), Is.EqualTo(new[] { start, start.AddSeconds(2), start.AddSeconds(6) }), "no attempt before it is due");
+            Assert.That(handler.Calls.Select(c => c.Item.Attempts), Is.EqualTo(new[] { 0, 1, 2 }));
+            Assert.That(parked!.State, Is.EqualTo(InboxState.Parked));
+            Assert.That(parked.Attempts, Is.EqualTo(3));
+            Assert.That(parked.LastError, Is.EqualTo("InvalidOperationException: template 'welcome' is missing"));
+            Assert.That(failed.LastMeasurement!.Tags["outcome"], Is.EqualTo("parked"));
+        });
+        Assert.That((await _inbox.Store.ListParkedAsync(10, CancellationToken.None)).Select(r => r.Id), Is.EqualTo(new[] { id }));
+        Assert.That((await _inbox.Store.GetStatsAsync(CancellationToken.None)).Parked, Is.EqualTo(1));
+
+        Assert.That(await _inbox.Store.ReplayAsync(id, CancellationToken.None), Is.True);
+        await handled.WaitForMeasurementsAsync(1, Timeout);
+
+        var replayed = await _inbox.Store.GetAsync(id, CancellationToken.None);
+        Assert.That(replayed!.State, Is.EqualTo(InboxState.Handled));
+        Assert.That(handler.Calls[^1].Item.Attempts, Is.Zero, "a replay starts a fresh set of attempts");
+        Assert.That(await _inbox.Store.ReplayAsync(id, CancellationToken.None), Is.False, "only parked callbacks are replayed");
+    }
+
+    [Test]
+    public async Task Two_workers_on_one_database_never_handle_one_callback_twice()
+    {
+        _inbox = await InboxHarness.CreateAsync(storage, o => o.BatchSize = 10);
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var writer = await _inbox.StartWriterAsync();
+        await Task.WhenAll(Enumerable.Range(0, 500).Select(i => writer.AppendAsync(InboxHarness.Entry($"key-{i}"), CancellationToken.None)));
+        // Each worker's first call waits for the other's, so both provably hold leases at the same time.
+        var firstA = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var a = new RecordingHandler(async (_, _, _) =>
+        {
+            firstA.TrySetResult();
+            await firstB.Task.WaitAsync(Timeout);
+        });
+        var b = new RecordingHandler(async (_, _, _) =>
+        {
+            firstB.TrySetResult();
+            await firstA.Task.WaitAsync(Timeout);
+        });
+
+        await StartAsync(_inbox.Worker(a));
+        await StartAsync(_inbox.Worker(b, new InboxSignal()));
+        await handled.WaitForMeasurementsAsync(500, Timeout);
+
+        var all = a.Calls.Concat(b.Calls).Select(c => c.Item.Id).ToList();
+        Assert.That(all, Has.Count.EqualTo(500));
+        Assert.That(all, Is.Unique);
+        Assert.That(a.Calls, Is.Not.Empty);
+        Assert.That(b.Calls, Is.Not.Empty);
+        Assert.That((await _inbox.Store.GetStatsAsync(CancellationToken.None)).Handled, Is.EqualTo(500));
+    }
+
+    [Test]
+    public async Task A_callback_whose_worker_died_mid_handling_is_handled_by_another_worker_once_the_lease_expires()
+    {
+        _inbox = await InboxHarness.CreateAsync(storage);
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var hung = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Ignores cancellation, as a process that froze or died would never report back.
+        var dying = new RecordingHandler(async (_, _, _) =>
+        {
+            entered.TrySetResult();
+            await hung.Task;
+        });
+        var survivor = new RecordingHandler();
+        var writer = await _inbox.StartWriterAsync();
+        var crashed = _inbox.Worker(dying);
+        await crashed.StartAsync(CancellationToken.None);
+
+        var id = (await writer.AppendAsync(InboxHarness.Entry("msg-crash"), CancellationToken.None)).Id;
+        await entered.Task.WaitAsync(Timeout);
+        await crashed.StopAsync(new CancellationToken(canceled: true));
+        crashed.Dispose();
+        await StartAsync(_inbox.Worker(survivor, new InboxSignal()));
+        _inbox.Time.Advance(_inbox.Options.LeaseDuration + TimeSpan.FromSeconds(1));
+        await handled.WaitForMeasurementsAsync(1, Timeout);
+        hung.SetResult();
+
+        Assert.That(survivor.Calls.Select(c => c.Item.Id), Is.EqualTo(new[] { id }));
+        Assert.That((await _inbox.Store.GetAsync(id, CancellationToken.None))!.State, Is.EqualTo(InboxState.Handled));
+    }
+
+    [Test]
+    public async Task A_worker_stopped_mid_handling_gives_the_callback_back_at_once()
+    {
+        _inbox = await InboxHarness.CreateAsync(storage);
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var polite = new RecordingHandler(async (_, _, ct) =>
+        {
+            entered.TrySetResult();
+            await Task.Delay(System.Threading.Timeout.Infinite, ct);
+        });
+        var next = new RecordingHandler { Clock = _inbox.Time };
+        var writer = await _inbox.StartWriterAsync();
+        var first = _inbox.Worker(polite);
+        await first.StartAsync(CancellationToken.None);
+
+        var id = (await writer.AppendAsync(InboxHarness.Entry("msg-stop"), CancellationToken.None)).Id;
+        await entered.Task.WaitAsync(Timeout);
+        await first.StopAsync(CancellationToken.None);
+        first.Dispose();
+        var record = await _inbox.Store.GetAsync(id, CancellationToken.None);
+        await StartAsync(_inbox.Worker(next, new InboxSignal()));
+        await handled.WaitForMeasurementsAsync(1, Timeout);
+
+        Assert.That(record!.State, Is.EqualTo(InboxState.Pending));
+        Assert.That(record.Attempts, Is.Zero, "a shutdown is not a failure");
+        Assert.That(next.Calls.Select(c => c.At), Is.All.EqualTo(_inbox.Time.GetUtcNow()), "taken over without waiting for the lease");
+    }
+
+    [TestCase(1, 0.0, 1000)]
+    [TestCase(1, 1.0, 2000)]
+    [TestCase(3, 1.0, 8000)]
+    [TestCase(3, 0.5, 6000)]
+    [TestCase(30, 1.0, 600_000)]
+    public void Retry_delay_grows_exponentially_with_equal_jitter_up_to_the_cap(int failedAttempts, double random, int expectedMs) =>
+        Assert.That(
+            InboxWorker.RetryDelay(failedAttempts, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(10), random),
+            Is.EqualTo(TimeSpan.FromMilliseconds(expectedMs)));
+
+    private async Task StartAsync(InboxWorker worker)
+    {
+        _workers.Add(worker);
+        await worker.StartAsync(CancellationToken.None);
+    }
+}
