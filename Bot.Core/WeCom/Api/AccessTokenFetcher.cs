@@ -22,7 +22,7 @@ internal sealed partial class AccessTokenFetcher(
         AccessTokenReply reply;
         try
         {
-            reply = await caller.CallAsync(http, WeComApis.GetToken, url, body: null, WeComJsonContext.Default.AccessTokenReply, tokens: null, cancellationToken)
+            reply = await caller.CallAsync(http, WeComApis.GetToken, url, body: null, WeComJsonContext.Wire.AccessTokenReply, tokens: null, cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (Exception e) when (e is WeComApiException or WeComOutcomeUnknownException)

@@ -1,4 +1,7 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Unicode;
 
 namespace Bot.Core.WeCom.Api;
 
@@ -101,6 +104,7 @@ internal sealed class GroupMsgSendResultReply : WeComReply
 
 internal sealed record RemindGroupMsgBody([property: JsonPropertyName("msgid")] string MsgId);
 
+// Built through Wire so Chinese text goes out as UTF-8, not \uXXXX: WeCom's length limits count bytes.
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(WeComReply))]
 [JsonSerializable(typeof(AccessTokenReply))]
@@ -126,4 +130,11 @@ internal sealed record RemindGroupMsgBody([property: JsonPropertyName("msgid")] 
 [JsonSerializable(typeof(GroupMsgSendResultBody))]
 [JsonSerializable(typeof(GroupMsgSendResultReply))]
 [JsonSerializable(typeof(RemindGroupMsgBody))]
-internal sealed partial class WeComJsonContext : JsonSerializerContext;
+internal sealed partial class WeComJsonContext : JsonSerializerContext
+{
+    public static WeComJsonContext Wire { get; } = new(new JsonSerializerOptions
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
+    });
+}
