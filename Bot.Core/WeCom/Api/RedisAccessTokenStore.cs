@@ -71,17 +71,28 @@ internal sealed partial class RedisAccessTokenStore : IAccessTokenStore
 
     public async Task<AccessToken> RefreshAsync(AccessToken? stale, CancellationToken cancellationToken)
     {
-        try
+        // A multiplexer that knows it is disconnected would only make us wait out its command timeout.
+        if (_redis.IsConnected)
         {
-            return await RefreshSharedAsync(stale, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await RefreshSharedAsync(stale, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisException or RedisTimeoutException)
+            {
+                Log.RedisUnavailable(_logger, e);
+                return await FetchLocallyAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
-        catch (RedisException e)
-        {
-            Log.RedisUnavailable(_logger, e);
-            var fetched = await _fetcher.FetchAsync(cancellationToken).ConfigureAwait(false);
-            // Negative generations never match a stored one, so a local token never invalidates a shared token.
-            return fetched with { Generation = -Interlocked.Increment(ref _localGeneration) };
-        }
+        Log.RedisUnavailable(_logger, exception: null);
+        return await FetchLocallyAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<AccessToken> FetchLocallyAsync(CancellationToken cancellationToken)
+    {
+        var fetched = await _fetcher.FetchAsync(cancellationToken).ConfigureAwait(false);
+        // Negative generations never match a stored one, so a local token never invalidates a shared token.
+        return fetched with { Generation = -Interlocked.Increment(ref _localGeneration) };
     }
 
     public async ValueTask InvalidateAsync(AccessToken failed, CancellationToken cancellationToken)
@@ -97,7 +108,7 @@ internal sealed partial class RedisAccessTokenStore : IAccessTokenStore
                 new { tokenKey = _tokenKey, generation = failed.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ConfigureAwait(false);
             Log.Invalidated(_logger, failed.Generation, deleted == 1);
         }
-        catch (RedisException e)
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
             // The token expires on its own; the next refresh will find out whether it still works.
             Log.RedisUnavailable(_logger, e);
@@ -209,7 +220,7 @@ internal sealed partial class RedisAccessTokenStore : IAccessTokenStore
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Warning, "Redis is unavailable for the shared WeCom access token; using a token fetched by this instance")]
-        public static partial void RedisUnavailable(ILogger logger, Exception exception);
+        public static partial void RedisUnavailable(ILogger logger, Exception? exception);
 
         [LoggerMessage(2, LogLevel.Information, "Stored WeCom access token generation {Generation} for all instances")]
         public static partial void Stored(ILogger logger, long generation);

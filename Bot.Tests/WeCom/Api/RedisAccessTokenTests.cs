@@ -92,6 +92,27 @@ public sealed class RedisAccessTokenTests
         Assert.That(_weCom.Count("gettoken"), Is.EqualTo(1));
     }
 
+    [Test]
+    public async Task Calls_keep_working_with_a_locally_fetched_token_while_redis_is_down()
+    {
+        _weCom.GivenToken("tok1");
+        _weCom.GivenUser();
+        using var redis = RedisTestServer.StartPrivate();
+        using var bot = WeComApiHarness.Create(_weCom, settings: new Dictionary<string, string?>
+        {
+            ["Redis:Configuration"] = redis.Configuration,
+            ["Redis:KeyPrefix"] = RedisTestServer.NewPrefix(),
+        });
+        redis.Stop();
+
+        var user = await bot.Client.GetUserAsync("zhangsan", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(20));
+        await bot.Client.GetUserAsync("zhangsan", CancellationToken.None);
+
+        Assert.That(user.UserId, Is.EqualTo("zhangsan"));
+        Assert.That(_weCom.Count("gettoken"), Is.EqualTo(1), "the local token is cached like any other");
+        Assert.That(bot.Logs.GetSnapshot().Any(r => r.Level == Microsoft.Extensions.Logging.LogLevel.Warning && r.Message.Contains("Redis is unavailable")), Is.True);
+    }
+
     private IDatabase Db() => _redisConnection.GetDatabase();
 
     // Puts tok1 into Redis as generation 1, as an earlier refresh by either instance would have.
