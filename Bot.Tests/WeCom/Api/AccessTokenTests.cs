@@ -60,11 +60,11 @@ public sealed class AccessTokenTests
             .RespondWith(FakeWeCom.TokenReply("tok1"));
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _weCom.Given(Request.Create().WithPath("/cgi-bin/gettoken").UsingGet()).InScenario(scenario).WhenStateIs("second")
-            .RespondWith(Response.Create().WithCallback(_ =>
+            .RespondWith(Response.Create().WithCallback(async _ =>
             {
                 // Holds the refresh open until the other callers are done.
-                release.Task.Wait(TimeSpan.FromSeconds(10));
-                return new WireMock.ResponseMessage
+                await release.Task.WaitAsync(TimeSpan.FromSeconds(10));
+                return (WireMock.IResponseMessage)new WireMock.ResponseMessage
                 {
                     StatusCode = 200,
                     BodyData = new WireMock.Util.BodyData
