@@ -1,0 +1,33 @@
+using Bot.Core.WeCom.Api;
+
+namespace Bot.Tests.WeCom.Api;
+
+public sealed class WeComErrorCodesTests
+{
+    [TestCase(40014, WeComErrorClass.TokenInvalid)]
+    [TestCase(42001, WeComErrorClass.TokenInvalid)]
+    [TestCase(41001, WeComErrorClass.TokenInvalid)]
+    [TestCase(45009, WeComErrorClass.RateLimited)]
+    [TestCase(45033, WeComErrorClass.RateLimited)]
+    [TestCase(-1, WeComErrorClass.Transient)]
+    [TestCase(41096, WeComErrorClass.Transient)]
+    [TestCase(40001, WeComErrorClass.Configuration)]
+    [TestCase(48002, WeComErrorClass.Configuration)]
+    [TestCase(60011, WeComErrorClass.Configuration)]
+    [TestCase(84074, WeComErrorClass.Configuration)]
+    [TestCase(40058, WeComErrorClass.Permanent)]
+    [TestCase(40096, WeComErrorClass.Permanent)]
+    [TestCase(41051, WeComErrorClass.Permanent)]
+    [TestCase(84061, WeComErrorClass.Permanent)]
+    [TestCase(93000, WeComErrorClass.Permanent)]
+    public void Error_codes_are_classified_as_FACTS_section_7_advises(int errCode, WeComErrorClass expected) =>
+        Assert.That(WeComErrorCodes.Classify(errCode), Is.EqualTo(expected));
+
+    [Test]
+    public void Frequency_limit_holds_the_api_back_for_the_minute_penalty()
+    {
+        var error = new WeComApiException("webhook/send", WeComErrorCodes.FrequencyLimited, "api freq out of limit");
+
+        Assert.That((error.Class, error.RetryAfter), Is.EqualTo((WeComErrorClass.RateLimited, (TimeSpan?)TimeSpan.FromSeconds(60))));
+    }
+}
