@@ -70,7 +70,7 @@ public sealed class QuotaOptions : IValidatableObject
             {
                 foreach (var failure in result.Failures)
                 {
-                    yield return new ValidationResult(failure, [$"{nameof(Rules)}:{name}"]);
+                    yield return new ValidationResult(failure, [$"{Section}:{nameof(Rules)}:{name}"]);
                 }
             }
         }
