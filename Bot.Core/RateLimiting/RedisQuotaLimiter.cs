@@ -175,6 +175,12 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
         }
         var durationMs = (long)Math.Ceiling(duration.TotalMilliseconds);
         var until = _time.GetUtcNow().ToUnixTimeMilliseconds() + durationMs;
+        if (!_redis.IsConnected)
+        {
+            Unavailable("no connection to Redis");
+            Log.PauseLost(_logger, key.Rule, key.Subject, null);
+            return;
+        }
         try
         {
             await _redis.GetDatabase().ScriptEvaluateAsync(
@@ -252,6 +258,6 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
         public static partial void RedisRecovered(ILogger logger);
 
         [LoggerMessage(3, LogLevel.Warning, "Pause of quota {Rule}:{Subject} was not stored; Redis is unavailable")]
-        public static partial void PauseLost(ILogger logger, string rule, string subject, Exception exception);
+        public static partial void PauseLost(ILogger logger, string rule, string subject, Exception? exception);
     }
 }
