@@ -9,8 +9,35 @@ public readonly record struct QuotaKey(string Rule, string Subject)
     public override string ToString() => $"{Rule}:{Subject}";
 }
 
-/// <summary>A counter with its limit: at most <see cref="Limit"/> acquisitions per <see cref="Window"/>.</summary>
-public sealed record QuotaLimit(QuotaKey Key, int Limit, TimeSpan Window);
+/// <summary>
+/// A counter with its limit: at most <see cref="Limit"/> acquisitions per <see cref="Window"/> (a sliding window), or,
+/// when <see cref="Calendar"/> is set, per calendar day, week (Monday first) or month in the configured
+/// `Quotas:TimeZone`, and then <see cref="Window"/> is ignored. One rule name always has the same window.
+/// </summary>
+public sealed record QuotaLimit(QuotaKey Key, int Limit, TimeSpan Window)
+{
+    public QuotaCalendar Calendar { get; init; }
+
+    /// <summary>At most <paramref name="limit"/> per calendar <paramref name="period"/> in the configured time zone.</summary>
+    public static QuotaLimit PerCalendar(QuotaKey key, int limit, QuotaCalendar period) =>
+        new(key, limit, period switch
+        {
+            QuotaCalendar.Day => TimeSpan.FromDays(1),
+            QuotaCalendar.Week => TimeSpan.FromDays(7),
+            QuotaCalendar.Month => TimeSpan.FromDays(31),
+            _ => throw new ArgumentOutOfRangeException(nameof(period), period, "A calendar period is required."),
+        })
+        { Calendar = period };
+}
+
+/// <summary>Calendar periods WeCom counts in (自然日/自然周/自然月); <see cref="None"/> means a sliding window.</summary>
+public enum QuotaCalendar
+{
+    None,
+    Day,
+    Week,
+    Month,
+}
 
 public enum QuotaDecisionKind
 {

@@ -1,0 +1,263 @@
+using Bot.Core.Redis;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Bot.Core.RateLimiting;
+
+/// <summary>
+/// The limiter shared by every instance: one Lua script checks and takes all the counters of a decision atomically.
+/// The time is passed in from <see cref="TimeProvider"/> rather than read with TIME: both limiters then run one test
+/// suite on a fake clock, and hosts are NTP-synchronised to well under the one-bucket slack of every window.
+/// Redis trouble answers <see cref="QuotaDecisionKind.Unavailable"/> (fail closed), never an exception.
+/// </summary>
+internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
+{
+    // KEYS: per limit i, KEYS[2i-1] its counter hash and KEYS[2i] its pause key (value: paused-until, Unix ms).
+    // ARGV[1]: now (Unix ms). Per limit i, from ARGV[2 + 4(i-1)]: kind, limit, a, b where
+    //   kind 's' (sliding): a = bucket ms, b = bucket count; hash fields are bucket indices, values counts;
+    //   kind 'c' (calendar): a = period start, b = period end (Unix ms); hash fields p = period start, n = count.
+    // Returns {1} when every counter took one unit, else {0, wait ms, 1-based index of the longest-waiting limit}.
+    internal const string AcquireSource = """
+        local now = tonumber(ARGV[1])
+        local n = #KEYS / 2
+        local worst, worstAt = 0, 0
+        local stale = {}
+        for i = 1, n do
+          local base = 2 + (i - 1) * 4
+          local kind, limit = ARGV[base], tonumber(ARGV[base + 1])
+          local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+          local wait = 0
+          local paused = tonumber(redis.call('GET', KEYS[2 * i]) or 0)
+          if paused > now then wait = paused - now end
+          if kind == 's' then
+            local lo = math.floor(now / a) - b
+            local fields = redis.call('HGETALL', KEYS[2 * i - 1])
+            local sum, live, old = 0, {}, {}
+            for j = 1, #fields, 2 do
+              local index = tonumber(fields[j])
+              if index >= lo then
+                local count = tonumber(fields[j + 1])
+                sum = sum + count
+                live[#live + 1] = {index, count}
+              else
+                old[#old + 1] = fields[j]
+              end
+            end
+            stale[i] = old
+            if sum >= limit then
+              table.sort(live, function(x, y) return x[1] < y[1] end)
+              local excess = sum - limit + 1
+              for _, bucket in ipairs(live) do
+                excess = excess - bucket[2]
+                if excess <= 0 then
+                  local free = (bucket[1] + b + 1) * a - now
+                  if free > wait then wait = free end
+                  break
+                end
+              end
+            end
+          else
+            local state = redis.call('HMGET', KEYS[2 * i - 1], 'p', 'n')
+            if tonumber(state[1]) == a and tonumber(state[2]) >= limit and b - now > wait then
+              wait = b - now
+            end
+          end
+          if wait > worst then worst, worstAt = wait, i end
+        end
+        if worstAt > 0 then return {0, worst, worstAt} end
+        for i = 1, n do
+          local base = 2 + (i - 1) * 4
+          local key = KEYS[2 * i - 1]
+          local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+          if ARGV[base] == 's' then
+            redis.call('HINCRBY', key, math.floor(now / a), 1)
+            if #stale[i] > 0 then redis.call('HDEL', key, unpack(stale[i])) end
+            redis.call('PEXPIRE', key, (b + 2) * a)
+          else
+            if tonumber(redis.call('HGET', key, 'p')) == a then
+              redis.call('HINCRBY', key, 'n', 1)
+            else
+              redis.call('HSET', key, 'p', a, 'n', 1)
+            end
+            redis.call('PEXPIRE', key, b - now + 60000)
+          end
+        end
+        return {1}
+        """;
+
+    // KEYS[1]: pause key. ARGV: paused-until (Unix ms), TTL ms. A shorter pause never shortens a longer one.
+    internal const string PauseSource = """
+        local untilMs = tonumber(ARGV[1])
+        if untilMs > tonumber(redis.call('GET', KEYS[1]) or 0) then
+          redis.call('SET', KEYS[1], untilMs, 'PX', ARGV[2])
+        end
+        return 0
+        """;
+
+    // Prepared once; SE.Redis sends EVALSHA and reloads the script by itself after a NOSCRIPT (e.g. a restarted Redis).
+    internal static readonly LuaScript AcquireScript = LuaScript.Prepare(AcquireSource);
+    private static readonly LuaScript PauseScript = LuaScript.Prepare(PauseSource);
+
+    private static readonly RedisValue Sliding = "s";
+    private static readonly RedisValue Calendar = "c";
+
+    private readonly IConnectionMultiplexer _redis;
+    private readonly string _prefix;
+    private readonly TimeProvider _time;
+    private readonly QuotaCalendarClock _clock;
+    private readonly TimeSpan _unavailableRetryAfter;
+    private readonly ILogger<RedisQuotaLimiter> _logger;
+    private volatile string? _lastError;
+
+    public RedisQuotaLimiter(
+        IConnectionMultiplexer redis,
+        IOptions<RedisOptions> redisOptions,
+        IOptions<QuotaOptions> options,
+        TimeProvider time,
+        ILogger<RedisQuotaLimiter> logger)
+    {
+        _redis = redis;
+        _prefix = redisOptions.Value.KeyPrefix;
+        _time = time;
+        _clock = QuotaCalendarClock.From(options.Value);
+        _unavailableRetryAfter = options.Value.UnavailableRetryAfter;
+        _logger = logger;
+    }
+
+    /// <summary>False after a failed call until the next one succeeds; for /readyz.</summary>
+    public bool IsHealthy => _lastError is null && _redis.IsConnected;
+
+    public string? LastError => _lastError ?? (_redis.IsConnected ? null : "no connection to Redis");
+
+    /// <summary>The one place Redis keys are built: prefix, purpose, rule, subject.</summary>
+    internal RedisKey KeyFor(string purpose, QuotaKey key) => $"{_prefix}quota:{purpose}:{key.Rule}:{key.Subject}";
+
+    public async ValueTask<QuotaDecision> TryAcquireAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (limits.Count == 0)
+        {
+            return QuotaDecision.Allow();
+        }
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var (keys, args) = ScriptArguments(limits, now);
+        if (!_redis.IsConnected)
+        {
+            // Fail fast instead of queueing behind the multiplexer's backlog; it reconnects in the background.
+            return Unavailable("no connection to Redis");
+        }
+        RedisResult result;
+        try
+        {
+            result = await _redis.GetDatabase().ScriptEvaluateAsync(AcquireScript.ExecutableScript, keys, args).WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return Unavailable(ex.Message);
+        }
+        MarkHealthy();
+        var reply = (RedisResult[])result!;
+        if ((long)reply[0] == 1)
+        {
+            return QuotaDecision.Allow();
+        }
+        var blockedBy = limits[(int)(long)reply[2] - 1].Key;
+        return new QuotaDecision(QuotaDecisionKind.Wait, TimeSpan.FromMilliseconds((long)reply[1]), blockedBy);
+    }
+
+    public async ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            return;
+        }
+        var durationMs = (long)Math.Ceiling(duration.TotalMilliseconds);
+        var until = _time.GetUtcNow().ToUnixTimeMilliseconds() + durationMs;
+        if (!_redis.IsConnected)
+        {
+            Unavailable("no connection to Redis");
+            Log.PauseLost(_logger, key.Rule, key.Subject, null);
+            return;
+        }
+        try
+        {
+            await _redis.GetDatabase().ScriptEvaluateAsync(
+                PauseScript.ExecutableScript, [KeyFor("pause", key)], [until, durationMs + 1000]).WaitAsync(cancellationToken);
+            MarkHealthy();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The caller cannot do better than carry on: while Redis is down every decision is Unavailable anyway.
+            Unavailable(ex.Message);
+            Log.PauseLost(_logger, key.Rule, key.Subject, ex);
+        }
+    }
+
+    internal (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<QuotaLimit> limits, long now)
+    {
+        var keys = new RedisKey[limits.Count * 2];
+        var args = new RedisValue[1 + limits.Count * 4];
+        args[0] = now;
+        for (var i = 0; i < limits.Count; i++)
+        {
+            var limit = limits[i];
+            ArgumentNullException.ThrowIfNull(limit);
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit.Limit, 1, nameof(limits));
+            keys[2 * i] = KeyFor("count", limit.Key);
+            keys[2 * i + 1] = KeyFor("pause", limit.Key);
+            var at = 1 + i * 4;
+            args[at + 1] = limit.Limit;
+            if (limit.Calendar == QuotaCalendar.None)
+            {
+                if (limit.Window <= TimeSpan.Zero)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(limits), limit.Window, "A sliding window must be positive.");
+                }
+                args[at] = Sliding;
+                args[at + 2] = SlidingWindow.BucketMs(limit.Window);
+                args[at + 3] = SlidingWindow.Buckets;
+            }
+            else
+            {
+                var (start, end) = _clock.PeriodOf(limit.Calendar, now);
+                args[at] = Calendar;
+                args[at + 2] = start;
+                args[at + 3] = end;
+            }
+        }
+        return (keys, args);
+    }
+
+    private QuotaDecision Unavailable(string error)
+    {
+        if (_lastError is null)
+        {
+            Log.RedisUnavailable(_logger, error);
+        }
+        _lastError = error;
+        return new QuotaDecision(QuotaDecisionKind.Unavailable, _unavailableRetryAfter);
+    }
+
+    private void MarkHealthy()
+    {
+        if (_lastError is not null)
+        {
+            _lastError = null;
+            Log.RedisRecovered(_logger);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Quota limiter cannot reach Redis; sends wait until it returns: {Error}")]
+        public static partial void RedisUnavailable(ILogger logger, string error);
+
+        [LoggerMessage(2, LogLevel.Information, "Quota limiter reaches Redis again")]
+        public static partial void RedisRecovered(ILogger logger);
+
+        [LoggerMessage(3, LogLevel.Warning, "Pause of quota {Rule}:{Subject} was not stored; Redis is unavailable")]
+        public static partial void PauseLost(ILogger logger, string rule, string subject, Exception? exception);
+    }
+}

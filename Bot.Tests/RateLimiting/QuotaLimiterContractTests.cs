@@ -1,0 +1,224 @@
+using Bot.Core.RateLimiting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Bot.Tests.RateLimiting;
+
+/// <summary>
+/// The semantics both limiters must share. Derived fixtures supply the implementation; every test uses its own keys.
+/// </summary>
+public abstract class QuotaLimiterContractTests
+{
+    // Monday 2026-11-23 10:00 in Asia/Shanghai, on a whole second so sliding buckets start with it.
+    protected static readonly DateTimeOffset Monday10AmShanghai = new(2026, 11, 23, 2, 0, 0, TimeSpan.Zero);
+
+    protected FakeTimeProvider Time { get; private set; } = null!;
+
+    protected abstract IQuotaLimiter CreateLimiter(FakeTimeProvider time, QuotaOptions options);
+
+    protected IQuotaLimiter CreateLimiter() => CreateLimiter(Time, new QuotaOptions());
+
+    [SetUp]
+    public void CreateClock() => Time = new FakeTimeProvider(Monday10AmShanghai);
+
+    protected static QuotaKey NewKey(string rule = "test") => new(rule, Guid.NewGuid().ToString("N"));
+
+    [Test]
+    public async Task Limit_reached_answers_wait_until_the_oldest_unit_leaves_the_window()
+    {
+        var limiter = CreateLimiter();
+        var limit = new QuotaLimit(NewKey(), 3, TimeSpan.FromMinutes(1));
+
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+        Time.Advance(TimeSpan.FromSeconds(20));
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+
+        var refused = await AcquireAsync(limiter, limit);
+        Assert.That(refused.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+        Assert.That(refused.BlockedBy, Is.EqualTo(limit.Key));
+        // The two units of second 0 count for the whole window plus their one-second bucket: 61 s after second 0.
+        Assert.That(refused.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(41)));
+
+        Time.Advance(TimeSpan.FromSeconds(41) - TimeSpan.FromMilliseconds(1));
+        Assert.That((await AcquireAsync(limiter, limit)).RetryAfter, Is.EqualTo(TimeSpan.FromMilliseconds(1)));
+
+        Time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+        var next = await AcquireAsync(limiter, limit);
+        Assert.That(next.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+        Assert.That(next.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(20)), "the unit of second 20 leaves at second 81");
+    }
+
+    [Test]
+    public async Task No_interval_of_one_window_ever_holds_more_than_the_limit()
+    {
+        var limiter = CreateLimiter();
+        var limit = new QuotaLimit(NewKey(), 20, TimeSpan.FromMinutes(1));
+        var allowedAt = new List<DateTimeOffset>();
+
+        for (var step = 0; step < 3 * 60 * 4; step++)
+        {
+            if ((await AcquireAsync(limiter, limit)).IsAllowed)
+            {
+                allowedAt.Add(Time.GetUtcNow());
+            }
+            Time.Advance(TimeSpan.FromMilliseconds(250));
+        }
+
+        for (var i = 0; i + limit.Limit < allowedAt.Count; i++)
+        {
+            Assert.That(allowedAt[i + limit.Limit] - allowedAt[i], Is.GreaterThanOrEqualTo(limit.Window),
+                $"{limit.Limit + 1} units within one window, from {allowedAt[i]:O}");
+        }
+        // Three minutes hold three windows of 20, less at most one bucket of slack per window.
+        Assert.That(allowedAt, Has.Count.InRange(58, 60));
+    }
+
+    [Test]
+    public async Task Calendar_day_rolls_over_at_midnight_in_Shanghai_and_not_at_midnight_UTC()
+    {
+        var limiter = CreateLimiter();
+        var limit = QuotaLimit.PerCalendar(NewKey(), 1, QuotaCalendar.Day);
+
+        Time.SetUtcNow(new DateTimeOffset(2026, 11, 23, 23, 59, 0, TimeSpan.Zero)); // 07:59 on the 24th in Shanghai
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+        Time.Advance(TimeSpan.FromMinutes(2)); // past midnight UTC
+        var refused = await AcquireAsync(limiter, limit);
+        Assert.That(refused.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+        Assert.That(refused.RetryAfter, Is.EqualTo(TimeSpan.FromHours(16) - TimeSpan.FromMinutes(1)), "until 00:00 on the 25th in Shanghai");
+
+        Time.SetUtcNow(new DateTimeOffset(2026, 11, 24, 15, 59, 59, TimeSpan.Zero)); // 23:59:59 in Shanghai
+        Assert.That((await AcquireAsync(limiter, limit)).RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(1)));
+        Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.That((await AcquireAsync(limiter, limit)).IsAllowed);
+    }
+
+    [TestCase(MassMessageReceivingRule.OnePerDay, "2026-11-25T10:00:00+08:00", 1, "2026-11-26T00:00:00+08:00")]
+    [TestCase(MassMessageReceivingRule.SevenPerWeek, "2026-11-25T10:00:00+08:00", 7, "2026-11-30T00:00:00+08:00")]
+    [TestCase(MassMessageReceivingRule.SevenPerWeek, "2026-11-29T23:00:00+08:00", 7, "2026-11-30T00:00:00+08:00")]
+    [TestCase(MassMessageReceivingRule.DaysInMonthPerMonth, "2026-11-25T10:00:00+08:00", 30, "2026-12-01T00:00:00+08:00")]
+    [TestCase(MassMessageReceivingRule.DaysInMonthPerMonth, "2028-02-10T10:00:00+08:00", 29, "2028-03-01T00:00:00+08:00")]
+    public async Task Receiving_rule_caps_each_customer_group_per_calendar_period_in_Shanghai(
+        MassMessageReceivingRule rule, string now, int expected, string nextPeriod)
+    {
+        Time.SetUtcNow(DateTimeOffset.Parse(now, System.Globalization.CultureInfo.InvariantCulture));
+        var options = new QuotaOptions { MassMessageReceivingRule = rule };
+        var limiter = CreateLimiter(Time, options);
+        var catalog = new QuotaCatalog(Options.Create(options), Time);
+        var chat = "wr" + Guid.NewGuid().ToString("N");
+        var sent = 0;
+        QuotaDecision decision;
+        while (true)
+        {
+            // A different member each time, so only the group's receiving cap can stop the sends.
+            var subject = new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: $"member{sent}", ChatIds: [chat]);
+            decision = await limiter.TryAcquireAsync(catalog.LimitsFor(subject), CancellationToken.None);
+            if (!decision.IsAllowed)
+            {
+                break;
+            }
+            sent++;
+            Assert.That(sent, Is.LessThanOrEqualTo(expected), "the cap let more through");
+            Time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        Assert.That(sent, Is.EqualTo(expected));
+        Assert.That(decision.BlockedBy, Is.EqualTo(new QuotaKey(QuotaRules.GroupMassReceiving, chat)));
+        var boundary = DateTimeOffset.Parse(nextPeriod, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(decision.RetryAfter, Is.EqualTo(boundary - Time.GetUtcNow()));
+
+        Time.SetUtcNow(boundary);
+        var nextSubject = new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: "next-period", ChatIds: [chat]);
+        Assert.That((await limiter.TryAcquireAsync(catalog.LimitsFor(nextSubject), CancellationToken.None)).IsAllowed);
+    }
+
+    [Test]
+    public async Task A_blocked_counter_takes_nothing_from_the_others_in_the_same_decision()
+    {
+        var limiter = CreateLimiter();
+        var full = new QuotaLimit(NewKey("full"), 1, TimeSpan.FromMinutes(1));
+        var open = new QuotaLimit(NewKey("open"), 2, TimeSpan.FromMinutes(1));
+        Assert.That((await AcquireAsync(limiter, full)).IsAllowed);
+
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var refused = await limiter.TryAcquireAsync([open, full], CancellationToken.None);
+            Assert.That(refused.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+            Assert.That(refused.BlockedBy, Is.EqualTo(full.Key));
+        }
+
+        Assert.That((await AcquireAsync(limiter, open)).IsAllowed);
+        Assert.That((await AcquireAsync(limiter, open)).IsAllowed);
+        Assert.That((await AcquireAsync(limiter, open)).Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+    }
+
+    [Test]
+    public async Task A_decision_waits_for_its_slowest_counter()
+    {
+        var limiter = CreateLimiter();
+        var minute = new QuotaLimit(NewKey("minute"), 1, TimeSpan.FromMinutes(1));
+        var day = QuotaLimit.PerCalendar(NewKey("day"), 1, QuotaCalendar.Day);
+        Assert.That((await limiter.TryAcquireAsync([minute, day], CancellationToken.None)).IsAllowed);
+
+        var refused = await limiter.TryAcquireAsync([minute, day], CancellationToken.None);
+
+        Assert.That(refused.BlockedBy, Is.EqualTo(day.Key));
+        Assert.That(refused.RetryAfter, Is.EqualTo(TimeSpan.FromHours(14)), "10:00 to midnight in Shanghai");
+    }
+
+    [Test]
+    public async Task Pause_blocks_a_counter_until_it_ends_and_a_shorter_pause_does_not_shorten_it()
+    {
+        var limiter = CreateLimiter();
+        var paused = new QuotaLimit(NewKey("paused"), 100, TimeSpan.FromMinutes(1));
+        var other = new QuotaLimit(NewKey("other"), 100, TimeSpan.FromMinutes(1));
+
+        await limiter.PauseAsync(paused.Key, TimeSpan.FromSeconds(60), CancellationToken.None);
+        await limiter.PauseAsync(paused.Key, TimeSpan.FromSeconds(10), CancellationToken.None);
+        Time.Advance(TimeSpan.FromSeconds(15));
+
+        var refused = await limiter.TryAcquireAsync([other, paused], CancellationToken.None);
+        Assert.That(refused.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+        Assert.That(refused.BlockedBy, Is.EqualTo(paused.Key));
+        Assert.That(refused.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(45)));
+        Assert.That((await AcquireAsync(limiter, other)).IsAllowed, "a pause blocks only its own counter");
+
+        Time.Advance(TimeSpan.FromSeconds(45));
+        Assert.That((await limiter.TryAcquireAsync([other, paused], CancellationToken.None)).IsAllowed);
+    }
+
+    [Test]
+    public async Task Parallel_acquirers_never_exceed_the_limit()
+    {
+        var limiter = CreateLimiter();
+        var shared = new QuotaLimit(NewKey("shared"), 100, TimeSpan.FromMinutes(1));
+        var allowed = 0;
+
+        var workers = Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
+        {
+            var own = new QuotaLimit(NewKey("own"), 1_000, TimeSpan.FromMinutes(1));
+            for (var attempt = 0; attempt < 40; attempt++)
+            {
+                // Mixed orders and sizes, so lock ordering and all-or-nothing are both exercised.
+                QuotaLimit[] limits = (attempt % 3) switch
+                {
+                    0 => [shared],
+                    1 => [shared, own],
+                    _ => [own, shared],
+                };
+                if ((await limiter.TryAcquireAsync(limits, CancellationToken.None)).IsAllowed)
+                {
+                    Interlocked.Increment(ref allowed);
+                }
+            }
+        }));
+        await Task.WhenAll(workers);
+
+        Assert.That(allowed, Is.EqualTo(100));
+    }
+
+    protected static ValueTask<QuotaDecision> AcquireAsync(IQuotaLimiter limiter, QuotaLimit limit) =>
+        limiter.TryAcquireAsync([limit], CancellationToken.None);
+}
