@@ -31,6 +31,18 @@ public sealed class OutboxStore(BotDatabase database)
         @CreatedAt, @NextAttemptAt, 0, @BroadcastId, @CallbackId, @RuleName, @RuleFile, @RuleLine, @RuleSetVersion
         """;
 
+    internal const string InsertedColumns = """
+        inserted.id AS Id, inserted.idempotency_key AS IdempotencyKey, inserted.kind AS Kind, inserted.target AS Target,
+        inserted.external_user_id AS ExternalUserId, inserted.payload AS Payload, inserted.lane AS Lane, inserted.state AS State,
+        inserted.is_idempotent AS IsIdempotent, inserted.quota_subject AS QuotaSubject, inserted.deadline AS Deadline,
+        inserted.created_at AS CreatedAt, inserted.next_attempt_at AS NextAttemptAt, inserted.attempts AS Attempts,
+        inserted.claim_token AS ClaimToken, inserted.last_errcode AS LastErrcode, inserted.last_error AS LastError,
+        inserted.remote_ids AS RemoteIds, inserted.completed_at AS CompletedAt, inserted.broadcast_id AS BroadcastId,
+        inserted.callback_id AS CallbackId, inserted.rule_name AS RuleName, inserted.rule_file AS RuleFile,
+        inserted.rule_line AS RuleLine, inserted.rule_set_version AS RuleSetVersion
+        """;
+
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public Task<EnqueueResult> EnqueueAsync(OutboxRequest request, DateTimeOffset now, CancellationToken ct) =>
@@ -352,17 +364,6 @@ public sealed class OutboxStore(BotDatabase database)
 [SqlServerStatements]
 internal static class OutboxSqlServerStatements
 {
-    private const string InsertedColumns = """
-        inserted.id AS Id, inserted.idempotency_key AS IdempotencyKey, inserted.kind AS Kind, inserted.target AS Target,
-        inserted.external_user_id AS ExternalUserId, inserted.payload AS Payload, inserted.lane AS Lane, inserted.state AS State,
-        inserted.is_idempotent AS IsIdempotent, inserted.quota_subject AS QuotaSubject, inserted.deadline AS Deadline,
-        inserted.created_at AS CreatedAt, inserted.next_attempt_at AS NextAttemptAt, inserted.attempts AS Attempts,
-        inserted.claim_token AS ClaimToken, inserted.last_errcode AS LastErrcode, inserted.last_error AS LastError,
-        inserted.remote_ids AS RemoteIds, inserted.completed_at AS CompletedAt, inserted.broadcast_id AS BroadcastId,
-        inserted.callback_id AS CallbackId, inserted.rule_name AS RuleName, inserted.rule_file AS RuleFile,
-        inserted.rule_line AS RuleLine, inserted.rule_set_version AS RuleSetVersion
-        """;
-
     // UPDLOCK + HOLDLOCK range-locks the key, so two concurrent enqueues of one key insert once.
     public const string Insert = $"""
         INSERT INTO dbo.outbox ({OutboxStore.InsertColumns}) OUTPUT inserted.id
@@ -377,13 +378,13 @@ internal static class OutboxSqlServerStatements
             WHERE state = 'pending' AND next_attempt_at <= @Now
             ORDER BY lane, next_attempt_at, id)
         UPDATE due SET state = 'sending', claim_token = @ClaimToken, lease_until = @LeaseUntil
-        OUTPUT {InsertedColumns};
+        OUTPUT {OutboxStore.InsertedColumns};
         """;
 
     public const string RecoverUnknown = $"""
         UPDATE dbo.outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
             last_error = 'lease expired while sending; the call may have been applied'
-        OUTPUT {InsertedColumns}
+        OUTPUT {OutboxStore.InsertedColumns}
         WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 0;
         """;
 

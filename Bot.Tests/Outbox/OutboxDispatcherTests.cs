@@ -143,6 +143,7 @@ public sealed class OutboxDispatcherTests
             : new OutboxSendOutcome.Sent("msgid-1")));
         var item = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.Broadcast, "wrChat1", BroadcastService.Api), CancellationToken.None);
         await rig.StartDispatcherAsync(sender, limiter);
+        await sender.WhenAsync(s => s.CallCount(item.Id) == 1);
         await OutboxRig.UntilAsync(async () => (await rig.Store.GetAsync(item.Id, CancellationToken.None))!.State == OutboxState.Pending);
 
         Assert.That(limiter.Pauses, Is.EqualTo(new[] { (key, TimeSpan.FromSeconds(60)) }));

@@ -137,7 +137,14 @@ internal sealed class RecordingSender(TimeProvider time, Func<OutboxItem, int, T
         var n = _calls.AddOrUpdate(item.Id, 1, (_, c) => c + 1);
         Calls.Enqueue((item, time.GetUtcNow()));
         Notify();
-        return behaviour is null ? new OutboxSendOutcome.Sent($"msg-{item.Id}") : await behaviour(item, n);
+        if (behaviour is null)
+        {
+            return new OutboxSendOutcome.Sent($"msg-{item.Id}");
+        }
+        var outcome = await behaviour(item, n);
+        // Again after the answer, for waits on what the behaviour itself records.
+        Notify();
+        return outcome;
     }
 
     /// <summary>Completes once <paramref name="done"/> holds after some call (or already holds).</summary>
