@@ -122,6 +122,7 @@ public sealed class OutboxDispatcherTests
         stuck.SetResult(new OutboxSendOutcome.Sent("late"));
         await first.ExecuteTask!.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
 
+        await OutboxRig.UntilAsync(async () => (await rig.Store.GetAsync(tag.Id, CancellationToken.None))!.State == OutboxState.Sent);
         Assert.That(secondSender.CallCount(app.Id), Is.Zero, "a non-idempotent item must never be resent");
         Assert.That(secondSender.CallCount(tag.Id), Is.EqualTo(1));
         var tagRow = (await rig.Store.GetAsync(tag.Id, CancellationToken.None))!;
