@@ -1,0 +1,358 @@
+using System.Collections.Concurrent;
+using Bot.Core.RateLimiting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Bot.Core.Outbox;
+
+/// <summary>
+/// Claims due outbox items (lowest lane first) under a lease, passes each through the quota limiter and the
+/// <see cref="IOutboxSender"/>, and records the outcome. Any number of instances may run against one database:
+/// claims are atomic and every write after a claim is fenced on its claim token.
+/// </summary>
+public sealed partial class OutboxDispatcher : BackgroundService
+{
+    private readonly OutboxStore _store;
+    private readonly OutboxSignal _signal;
+    private readonly IOutboxSender _sender;
+    private readonly IQuotaLimiter _limiter;
+    private readonly QuotaCatalog _catalog;
+    private readonly OutboxOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<OutboxDispatcher> _logger;
+    private readonly ConcurrentDictionary<long, Task> _running = new();
+    private long _taskSequence;
+    private int _inFlight;
+    private long _limiterUnavailableUntilMs;
+
+    internal OutboxDispatcher(
+        OutboxStore store,
+        OutboxSignal signal,
+        IOutboxSender sender,
+        IQuotaLimiter limiter,
+        QuotaCatalog catalog,
+        IOptions<OutboxOptions> options,
+        TimeProvider time,
+        ILogger<OutboxDispatcher> logger)
+    {
+        _store = store;
+        _signal = signal;
+        _sender = sender;
+        _limiter = limiter;
+        _catalog = catalog;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                // Taken before looking for work, so a pulse that lands while we look is not lost.
+                var wake = _signal.Next;
+                TimeSpan? sleep;
+                try
+                {
+                    sleep = await DispatchDueAsync(stoppingToken);
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    Log.DispatchFailed(_logger, ex);
+                    sleep = _options.RetryBaseDelay;
+                }
+                if (sleep != TimeSpan.Zero)
+                {
+                    await OutboxSignal.WaitAsync(wake, sleep, _time, stoppingToken);
+                }
+            }
+        }
+        finally
+        {
+            // Sends already handed to WeCom are not cancelled: each finishes and records its outcome, so a normal
+            // shutdown leaves no item to be declared unknown. The host's shutdown timeout bounds this wait.
+            await Task.WhenAll(_running.Values);
+        }
+    }
+
+    /// <summary>Claims and starts what fits in the free send slots; returns how long to sleep (null: until woken).</summary>
+    private async Task<TimeSpan?> DispatchDueAsync(CancellationToken ct)
+    {
+        var free = _options.DispatcherConcurrency - Volatile.Read(ref _inFlight);
+        if (free <= 0)
+        {
+            return null;
+        }
+        var now = _time.GetUtcNow();
+        foreach (var unknown in await _store.RecoverExpiredLeasesAsync(now, _options.MaxAttempts, ct))
+        {
+            Log.LeaseExpiredOutcomeUnknown(_logger, unknown.Id, unknown.Kind, unknown.Target);
+        }
+        var want = Math.Min(free, _options.ClaimBatchSize);
+        // Not cancellable: a claim cut off after its commit would strand items as 'sending' until their lease expired.
+        var claimed = await _store.ClaimAsync(want, now, now + _options.LeaseDuration, CancellationToken.None);
+        foreach (var item in claimed)
+        {
+            Start(item, ct);
+        }
+        if (claimed.Count == want)
+        {
+            return TimeSpan.Zero;
+        }
+        var next = await _store.NextWakeAsync(ct);
+        if (next is null)
+        {
+            return null;
+        }
+        var wait = next.Value - _time.GetUtcNow();
+        // An item due now that we did not get belongs to another dispatcher; look again shortly rather than spin.
+        return wait > TimeSpan.Zero ? wait : TimeSpan.FromMilliseconds(claimed.Count == 0 ? 50 : 0);
+    }
+
+    private void Start(OutboxItem item, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _inFlight);
+        var key = Interlocked.Increment(ref _taskSequence);
+        _running[key] = RunAsync(key, item, ct);
+    }
+
+    private async Task RunAsync(long key, OutboxItem item, CancellationToken ct)
+    {
+        // Yield so the claim loop starts the whole batch before any send runs on its thread.
+        await Task.Yield();
+        try
+        {
+            await ProcessAsync(item, ct);
+        }
+        catch (Exception ex)
+        {
+            // The item stays 'sending' and its lease expiry applies the recovery rules.
+            Log.ProcessFailed(_logger, ex, item.Id, item.Kind);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+            _running.TryRemove(key, out _);
+            _signal.Pulse();
+        }
+    }
+
+    private async Task ProcessAsync(OutboxItem item, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        if (IsPast(item.Deadline, now))
+        {
+            await ExpireAsync(item, now, "deadline passed before sending");
+            return;
+        }
+        var limits = _catalog.LimitsFor(item.QuotaSubject);
+        if (ct.IsCancellationRequested)
+        {
+            await ReleaseAsync(item, now, item.Attempts, null, null);
+            return;
+        }
+        var unavailableUntil = DateTimeOffset.FromUnixTimeMilliseconds(Interlocked.Read(ref _limiterUnavailableUntilMs));
+        if (unavailableUntil > now)
+        {
+            await ReleaseAsync(item, unavailableUntil, item.Attempts, null, null);
+            return;
+        }
+
+        QuotaDecision decision;
+        try
+        {
+            decision = await _limiter.TryAcquireAsync(limits, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await ReleaseAsync(item, now, item.Attempts, null, null);
+            return;
+        }
+        catch (Exception ex)
+        {
+            // Nothing was sent yet, so a limiter fault must not leave the item to the lease-expiry rules.
+            Log.LimiterFaulted(_logger, ex, item.Id);
+            decision = new QuotaDecision(QuotaDecisionKind.Unavailable, _options.UnavailableRetryDelay);
+        }
+        switch (decision.Kind)
+        {
+            case QuotaDecisionKind.Wait:
+                // Waiting for quota is not an attempt: the item goes back with its due time moved.
+                var at = _time.GetUtcNow() + decision.RetryAfter;
+                if (IsPast(item.Deadline, at))
+                {
+                    await ExpireAsync(item, _time.GetUtcNow(), $"quota {decision.BlockedBy} frees only after the deadline");
+                }
+                else
+                {
+                    await ReleaseAsync(item, at, item.Attempts, null, null);
+                }
+                return;
+            case QuotaDecisionKind.Unavailable:
+                // Fail closed: without the shared counters nothing quota-limited is sent; items wait, none is lost.
+                var pause = decision.RetryAfter > _options.UnavailableRetryDelay ? decision.RetryAfter : _options.UnavailableRetryDelay;
+                var until = _time.GetUtcNow() + pause;
+                if (Interlocked.Exchange(ref _limiterUnavailableUntilMs, until.ToUnixTimeMilliseconds()) <= now.ToUnixTimeMilliseconds())
+                {
+                    Log.LimiterUnavailable(_logger, pause);
+                }
+                await ReleaseAsync(item, until, item.Attempts, null, null);
+                return;
+        }
+
+        // From here the call may reach WeCom, so it runs to completion and is recorded even during shutdown.
+        OutboxSendOutcome outcome;
+        try
+        {
+            outcome = await _sender.SendAsync(item, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.SenderThrew(_logger, ex, item.Id, item.Kind);
+            outcome = item.IsIdempotent
+                ? new OutboxSendOutcome.RetryLater(TimeSpan.Zero, null, $"sender threw {ex.GetType().Name}")
+                : new OutboxSendOutcome.OutcomeUnknown($"sender threw {ex.GetType().Name}");
+        }
+        await RecordAsync(item, limits, outcome);
+    }
+
+    private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome outcome)
+    {
+        var now = _time.GetUtcNow();
+        var attempts = item.Attempts + 1;
+        switch (outcome)
+        {
+            case OutboxSendOutcome.Sent sent:
+                await CompleteAsync(item, OutboxState.Sent, now, attempts, remoteIds: sent.RemoteIds);
+                break;
+            case OutboxSendOutcome.Failed failed:
+                Log.SendFailed(_logger, item.Id, item.Kind, failed.Errcode);
+                await CompleteAsync(item, OutboxState.Failed, now, attempts, failed.Errcode, failed.Message);
+                break;
+            case OutboxSendOutcome.RetryLater retry when attempts >= _options.MaxAttempts:
+                Log.GaveUp(_logger, item.Id, item.Kind, attempts, retry.Errcode);
+                await CompleteAsync(item, OutboxState.Failed, now, attempts, retry.Errcode, $"gave up after {attempts} attempts: {retry.Reason}");
+                break;
+            case OutboxSendOutcome.RetryLater retry:
+                var backoff = _options.RetryBaseDelay * Math.Pow(2, attempts - 1);
+                var at = now + (retry.After > backoff ? retry.After : backoff);
+                if (IsPast(item.Deadline, at))
+                {
+                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", attempts, retry.Errcode);
+                }
+                else
+                {
+                    await ReleaseAsync(item, at, attempts, retry.Errcode, retry.Reason);
+                }
+                break;
+            case OutboxSendOutcome.RateLimited limited:
+                await PauseAsync(item, limits, limited);
+                var resumeAt = now + limited.Pause;
+                if (IsPast(item.Deadline, resumeAt))
+                {
+                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", attempts, limited.Errcode);
+                }
+                else
+                {
+                    // WeCom refused the call before applying it, so this does not count as an attempt.
+                    await ReleaseAsync(item, resumeAt, item.Attempts, limited.Errcode, $"rate limited ({limited.Errcode})");
+                }
+                break;
+            case OutboxSendOutcome.OutcomeUnknown unknown:
+                Log.OutcomeUnknown(_logger, item.Id, item.Kind, item.Target, unknown.Reason);
+                await CompleteAsync(item, OutboxState.Unknown, now, attempts, error: unknown.Reason);
+                break;
+            default:
+                throw new InvalidOperationException($"Unhandled outbox outcome {outcome.GetType().Name}");
+        }
+    }
+
+    private async Task PauseAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome.RateLimited limited)
+    {
+        IEnumerable<QuotaKey> keys = limited.Key is { } key ? [key] : limits.Select(l => l.Key);
+        foreach (var k in keys)
+        {
+            try
+            {
+                await _limiter.PauseAsync(k, limited.Pause, CancellationToken.None);
+                Log.QuotaPaused(_logger, k.ToString(), limited.Pause, limited.Errcode, item.Id);
+            }
+            catch (Exception ex)
+            {
+                // The item is still rescheduled past the pause; other instances may hit WeCom's limit once more.
+                Log.PauseFailed(_logger, ex, k.ToString());
+            }
+        }
+    }
+
+    private static bool IsPast(DateTimeOffset? deadline, DateTimeOffset at) => deadline is { } d && at > d;
+
+    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, int? attempts = null, int? errcode = null)
+    {
+        Log.Expired(_logger, item.Id, item.Kind, reason);
+        return CompleteAsync(item, OutboxState.Expired, now, attempts ?? item.Attempts, errcode, reason);
+    }
+
+    // Writes after a claim are not cancellable: an item left 'sending' would be treated as possibly sent.
+    private async Task CompleteAsync(
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
+    {
+        if (!await _store.CompleteAsync(item, state, now, attempts, errcode, error, remoteIds, CancellationToken.None))
+        {
+            Log.ClaimLost(_logger, item.Id, OutboxStore.ToText(state));
+        }
+    }
+
+    private async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error)
+    {
+        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error, CancellationToken.None))
+        {
+            Log.ClaimLost(_logger, item.Id, "pending");
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Outbox dispatch round failed; retrying")]
+        public static partial void DispatchFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(2, LogLevel.Error, "Outbox item {Id} ({Kind}) could not be processed; its lease expiry will recover it")]
+        public static partial void ProcessFailed(ILogger logger, Exception exception, long id, string kind);
+
+        [LoggerMessage(3, LogLevel.Warning, "Outbox item {Id} ({Kind} to {Target}) was being sent when its dispatcher vanished; outcome unknown, not resent")]
+        public static partial void LeaseExpiredOutcomeUnknown(ILogger logger, long id, string kind, string target);
+
+        [LoggerMessage(4, LogLevel.Warning, "Outbox item {Id} ({Kind} to {Target}) has an unknown outcome and will not be resent: {Reason}")]
+        public static partial void OutcomeUnknown(ILogger logger, long id, string kind, string target, string reason);
+
+        [LoggerMessage(5, LogLevel.Warning, "Quota limiter unavailable; quota-limited sends pause for {Pause}")]
+        public static partial void LimiterUnavailable(ILogger logger, TimeSpan pause);
+
+        [LoggerMessage(6, LogLevel.Error, "Outbox sender threw for item {Id} ({Kind})")]
+        public static partial void SenderThrew(ILogger logger, Exception exception, long id, string kind);
+
+        [LoggerMessage(7, LogLevel.Information, "Outbox item {Id} ({Kind}) failed with errcode {Errcode}")]
+        public static partial void SendFailed(ILogger logger, long id, string kind, int errcode);
+
+        [LoggerMessage(8, LogLevel.Warning, "Outbox item {Id} ({Kind}) failed after {Attempts} attempts (last errcode {Errcode})")]
+        public static partial void GaveUp(ILogger logger, long id, string kind, int attempts, int? errcode);
+
+        [LoggerMessage(9, LogLevel.Information, "Outbox item {Id} ({Kind}) expired: {Reason}")]
+        public static partial void Expired(ILogger logger, long id, string kind, string reason);
+
+        [LoggerMessage(10, LogLevel.Warning, "Quota {Key} paused for {Pause} after errcode {Errcode} on outbox item {Id}")]
+        public static partial void QuotaPaused(ILogger logger, string key, TimeSpan pause, int errcode, long id);
+
+        [LoggerMessage(11, LogLevel.Error, "Could not pause quota {Key}")]
+        public static partial void PauseFailed(ILogger logger, Exception exception, string key);
+
+        [LoggerMessage(12, LogLevel.Warning, "Outbox item {Id}: claim lost before recording '{State}' (its lease expired and another dispatcher took it)")]
+        public static partial void ClaimLost(ILogger logger, long id, string state);
+
+        [LoggerMessage(13, LogLevel.Error, "Quota limiter threw for outbox item {Id}; treating it as unavailable")]
+        public static partial void LimiterFaulted(ILogger logger, Exception exception, long id);
+    }
+}

@@ -1,0 +1,147 @@
+using Bot.Core.RateLimiting;
+
+namespace Bot.Core.Outbox;
+
+/// <summary>Claim order: a lower lane is always claimed first, so a flood of broadcasts never delays a welcome.</summary>
+public enum OutboxLane
+{
+    /// <summary>Welcomes: the welcome_code is valid for 20 s only.</summary>
+    Welcome = 0,
+
+    /// <summary>Replies and tag changes.</summary>
+    Interactive = 1,
+
+    /// <summary>Group welcomes and lottery announcements.</summary>
+    Group = 2,
+
+    /// <summary>Broadcasts and seeding posts.</summary>
+    Bulk = 3,
+}
+
+public enum OutboxState
+{
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Expired,
+
+    /// <summary>The call may or may not have been applied by WeCom; never resent automatically.</summary>
+    Unknown,
+}
+
+/// <summary>The kinds of outbound action, with the lane and idempotency each gets unless the request says otherwise.</summary>
+public static class OutboxKinds
+{
+    public const string Welcome = "welcome";
+    public const string TagChange = "tag_change";
+    public const string Reply = "reply";
+    public const string GroupWelcome = "group_welcome";
+    public const string LotteryAnnouncement = "lottery_announcement";
+    public const string SeedingPost = "seeding_post";
+    public const string Broadcast = "broadcast";
+    public const string AppMessage = "app_message";
+    public const string AddCorpTag = "add_corp_tag";
+
+    /// <summary>send_welcome_msg accepts a welcome_code for 20 s after the event (FACTS 5.2).</summary>
+    public static readonly TimeSpan WelcomeDeadline = TimeSpan.FromSeconds(20);
+
+    // Idempotent means a second identical call cannot do harm: a resent welcome is refused with 41051 and
+    // mark_tag converges. Mass messages, app messages, webhook posts and add_corp_tag would repeat or duplicate.
+    internal static (OutboxLane Lane, bool IsIdempotent)? Defaults(string kind) => kind switch
+    {
+        Welcome => (OutboxLane.Welcome, true),
+        TagChange => (OutboxLane.Interactive, true),
+        Reply => (OutboxLane.Interactive, false),
+        GroupWelcome => (OutboxLane.Group, false),
+        LotteryAnnouncement => (OutboxLane.Group, false),
+        SeedingPost => (OutboxLane.Bulk, false),
+        Broadcast => (OutboxLane.Bulk, false),
+        AppMessage => (OutboxLane.Interactive, false),
+        AddCorpTag => (OutboxLane.Interactive, false),
+        _ => null,
+    };
+}
+
+/// <summary>Where an outbound action came from, kept for "explain".</summary>
+public sealed record OutboxProvenance(
+    string? CallbackId = null,
+    string? RuleName = null,
+    string? RuleFile = null,
+    int? RuleLine = null,
+    string? RuleSetVersion = null);
+
+/// <summary>
+/// One outbound action to store. The same <see cref="IdempotencyKey"/> enqueued twice is stored once.
+/// <see cref="Lane"/> and <see cref="IsIdempotent"/> default from <see cref="Kind"/> (see <see cref="OutboxKinds"/>).
+/// </summary>
+public sealed record OutboxRequest
+{
+    public required string Kind { get; init; }
+
+    /// <summary>Who or what receives it: an external user id, a chat id, a member userid, a robot key name.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>JSON the <see cref="IOutboxSender"/> turns into the API call for <see cref="Kind"/>.</summary>
+    public required string Payload { get; init; }
+
+    public required string IdempotencyKey { get; init; }
+
+    public required QuotaSubject QuotaSubject { get; init; }
+
+    /// <summary>The customer concerned, so operators can list a customer's actions.</summary>
+    public string? ExternalUserId { get; init; }
+
+    public OutboxLane? Lane { get; init; }
+
+    public bool? IsIdempotent { get; init; }
+
+    /// <summary>After this instant the action is pointless (a welcome code is dead) and is recorded as expired.</summary>
+    public DateTimeOffset? Deadline { get; init; }
+
+    /// <summary>Not sent before this instant (scheduled posts); now when null.</summary>
+    public DateTimeOffset? NotBefore { get; init; }
+
+    public OutboxProvenance? Provenance { get; init; }
+
+    internal long? BroadcastId { get; init; }
+}
+
+/// <summary>What <c>EnqueueAsync</c> did: stored a new item, or found the same idempotency key already stored.</summary>
+public abstract record EnqueueResult(long Id)
+{
+    public sealed record Enqueued(long Id) : EnqueueResult(Id);
+
+    public sealed record Duplicate(long Id) : EnqueueResult(Id);
+}
+
+/// <summary>A stored outbound action and where it stands.</summary>
+public sealed record OutboxItem
+{
+    public required long Id { get; init; }
+    public required string IdempotencyKey { get; init; }
+    public required string Kind { get; init; }
+    public required string Target { get; init; }
+    public string? ExternalUserId { get; init; }
+    public required string Payload { get; init; }
+    public required OutboxLane Lane { get; init; }
+    public required OutboxState State { get; init; }
+    public required bool IsIdempotent { get; init; }
+    public required QuotaSubject QuotaSubject { get; init; }
+    public DateTimeOffset? Deadline { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset NextAttemptAt { get; init; }
+    public required int Attempts { get; init; }
+    public int? LastErrcode { get; init; }
+    public string? LastError { get; init; }
+    public string? RemoteIds { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public long? BroadcastId { get; init; }
+    public required OutboxProvenance Provenance { get; init; }
+
+    /// <summary>The claim that owns this item while it is sending; completions are fenced on it.</summary>
+    internal string? ClaimToken { get; init; }
+}
+
+/// <summary>How many items sit in one lane and state.</summary>
+public sealed record OutboxDepth(OutboxLane Lane, OutboxState State, int Count);

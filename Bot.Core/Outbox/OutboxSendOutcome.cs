@@ -1,0 +1,36 @@
+using Bot.Core.RateLimiting;
+
+namespace Bot.Core.Outbox;
+
+/// <summary>
+/// Sends one outbox item to WeCom: maps <see cref="OutboxItem.Kind"/> and its payload to API calls and turns every
+/// error into an outcome. It should not throw; a throw counts as <see cref="OutboxSendOutcome.RetryLater"/> for an
+/// idempotent item and as <see cref="OutboxSendOutcome.OutcomeUnknown"/> for any other.
+/// </summary>
+public interface IOutboxSender
+{
+    Task<OutboxSendOutcome> SendAsync(OutboxItem item, CancellationToken ct);
+}
+
+/// <summary>The result of one send attempt.</summary>
+public abstract record OutboxSendOutcome
+{
+    private OutboxSendOutcome()
+    {
+    }
+
+    /// <summary>WeCom applied it; <paramref name="RemoteIds"/> holds what it returned (msgid, template_id…).</summary>
+    public sealed record Sent(string? RemoteIds) : OutboxSendOutcome;
+
+    /// <summary>WeCom refused it for good (41051, 40096, 84061…).</summary>
+    public sealed record Failed(int Errcode, string Message) : OutboxSendOutcome;
+
+    /// <summary>A transient error before anything was applied (-1, 45033, a refused connection): try again.</summary>
+    public sealed record RetryLater(TimeSpan After, int? Errcode, string Reason) : OutboxSendOutcome;
+
+    /// <summary>45009/45033: pause <paramref name="Key"/> (or every quota of the item when null) for <paramref name="Pause"/>.</summary>
+    public sealed record RateLimited(QuotaKey? Key, TimeSpan Pause, int Errcode) : OutboxSendOutcome;
+
+    /// <summary>The call may have been applied (a timeout after the request left): recorded, surfaced, never resent.</summary>
+    public sealed record OutcomeUnknown(string Reason) : OutboxSendOutcome;
+}

@@ -1,0 +1,39 @@
+using Bot.Core.RateLimiting;
+using Bot.Core.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Bot.Core.Outbox;
+
+public static class OutboxServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the outbox store, writer, dispatcher and broadcast service. Needs <c>AddStorage</c>, an
+    /// <see cref="IQuotaLimiter"/>, a <see cref="QuotaCatalog"/> and an <see cref="IOutboxSender"/> registered elsewhere.
+    /// </summary>
+    public static IHostApplicationBuilder AddOutbox(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptionsWithValidateOnStart<OutboxOptions, OutboxOptionsValidator>().BindConfiguration(OutboxOptions.Section);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<OutboxStore>();
+        builder.Services.TryAddSingleton<OutboxSignal>();
+        builder.Services.TryAddSingleton(sp => new OutboxWriter(
+            sp.GetRequiredService<OutboxStore>(), sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton(sp => new BroadcastService(
+            sp.GetRequiredService<BotDatabase>(), sp.GetRequiredService<OutboxWriter>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton(sp => new OutboxDispatcher(
+            sp.GetRequiredService<OutboxStore>(),
+            sp.GetRequiredService<OutboxSignal>(),
+            sp.GetRequiredService<IOutboxSender>(),
+            sp.GetRequiredService<IQuotaLimiter>(),
+            sp.GetRequiredService<QuotaCatalog>(),
+            sp.GetRequiredService<IOptions<OutboxOptions>>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<OutboxDispatcher>>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        return builder;
+    }
+}

@@ -1,0 +1,394 @@
+using System.Data.Common;
+using System.Text.Json;
+using Bot.Core.RateLimiting;
+using Bot.Core.Storage;
+using Dapper;
+
+namespace Bot.Core.Outbox;
+
+/// <summary>
+/// The outbox table: enqueue (deduplicated on the idempotency key), claims with fenced leases for dispatchers, and
+/// the queries operators need. Times are stored as Unix milliseconds.
+/// </summary>
+public sealed class OutboxStore(BotDatabase database)
+{
+    internal const string Columns = """
+        id AS Id, idempotency_key AS IdempotencyKey, kind AS Kind, target AS Target, external_user_id AS ExternalUserId,
+        payload AS Payload, lane AS Lane, state AS State, is_idempotent AS IsIdempotent, quota_subject AS QuotaSubject,
+        deadline AS Deadline, created_at AS CreatedAt, next_attempt_at AS NextAttemptAt, attempts AS Attempts,
+        claim_token AS ClaimToken, last_errcode AS LastErrcode, last_error AS LastError, remote_ids AS RemoteIds,
+        completed_at AS CompletedAt, broadcast_id AS BroadcastId, callback_id AS CallbackId, rule_name AS RuleName,
+        rule_file AS RuleFile, rule_line AS RuleLine, rule_set_version AS RuleSetVersion
+        """;
+
+    internal const string InsertColumns = """
+        idempotency_key, kind, target, external_user_id, payload, lane, state, is_idempotent, quota_subject, deadline,
+        created_at, next_attempt_at, attempts, broadcast_id, callback_id, rule_name, rule_file, rule_line, rule_set_version
+        """;
+
+    internal const string InsertValues = """
+        @IdempotencyKey, @Kind, @Target, @ExternalUserId, @Payload, @Lane, 'pending', @IsIdempotent, @QuotaSubject, @Deadline,
+        @CreatedAt, @NextAttemptAt, 0, @BroadcastId, @CallbackId, @RuleName, @RuleFile, @RuleLine, @RuleSetVersion
+        """;
+
+    internal const string InsertedColumns = """
+        inserted.id AS Id, inserted.idempotency_key AS IdempotencyKey, inserted.kind AS Kind, inserted.target AS Target,
+        inserted.external_user_id AS ExternalUserId, inserted.payload AS Payload, inserted.lane AS Lane, inserted.state AS State,
+        inserted.is_idempotent AS IsIdempotent, inserted.quota_subject AS QuotaSubject, inserted.deadline AS Deadline,
+        inserted.created_at AS CreatedAt, inserted.next_attempt_at AS NextAttemptAt, inserted.attempts AS Attempts,
+        inserted.claim_token AS ClaimToken, inserted.last_errcode AS LastErrcode, inserted.last_error AS LastError,
+        inserted.remote_ids AS RemoteIds, inserted.completed_at AS CompletedAt, inserted.broadcast_id AS BroadcastId,
+        inserted.callback_id AS CallbackId, inserted.rule_name AS RuleName, inserted.rule_file AS RuleFile,
+        inserted.rule_line AS RuleLine, inserted.rule_set_version AS RuleSetVersion
+        """;
+
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Task<EnqueueResult> EnqueueAsync(OutboxRequest request, DateTimeOffset now, CancellationToken ct) =>
+        EnqueueOneOwnedAsync(request, now, ct);
+
+    /// <summary>Stores every request in one transaction; duplicates are reported, not stored again.</summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueBatchAsync(IReadOnlyList<OutboxRequest> requests, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var results = await EnqueueBatchAsync(requests, now, connection, tx, ct);
+        await tx.CommitAsync(ct);
+        return results;
+    }
+
+    /// <summary>Stores every request inside the caller's transaction, so the items exist exactly when the caller's own rows do.</summary>
+    public async Task<IReadOnlyList<EnqueueResult>> EnqueueBatchAsync(
+        IReadOnlyList<OutboxRequest> requests, DateTimeOffset now, DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        var results = new EnqueueResult[requests.Count];
+        for (var i = 0; i < requests.Count; i++)
+        {
+            results[i] = await InsertAsync(requests[i], now, connection, transaction, ct);
+        }
+        return results;
+    }
+
+    private async Task<EnqueueResult> EnqueueOneOwnedAsync(OutboxRequest request, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await InsertAsync(request, now, connection, null, ct);
+    }
+
+    private async Task<EnqueueResult> InsertAsync(OutboxRequest request, DateTimeOffset now, DbConnection connection, DbTransaction? tx, CancellationToken ct)
+    {
+        const string sqliteInsert = $"""
+            INSERT INTO outbox ({InsertColumns}) VALUES ({InsertValues})
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id
+            """;
+        const string existing = "SELECT id FROM outbox WHERE idempotency_key = @IdempotencyKey";
+
+        var parameters = ToParameters(request, now);
+        var insert = database.IsSqlite ? sqliteInsert : OutboxSqlServerStatements.Insert;
+        var id = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(insert, parameters, tx, cancellationToken: ct));
+        if (id is { } newId)
+        {
+            return new EnqueueResult.Enqueued(newId);
+        }
+        var existingId = await connection.QuerySingleAsync<long>(new CommandDefinition(existing, new { request.IdempotencyKey }, tx, cancellationToken: ct));
+        return new EnqueueResult.Duplicate(existingId);
+    }
+
+    private static object ToParameters(OutboxRequest request, DateTimeOffset now)
+    {
+        var defaults = OutboxKinds.Defaults(request.Kind);
+        var lane = request.Lane ?? defaults?.Lane
+            ?? throw new ArgumentException($"Outbox kind '{request.Kind}' has no default lane; set Lane.", nameof(request));
+        var idempotent = request.IsIdempotent ?? defaults?.IsIdempotent
+            ?? throw new ArgumentException($"Outbox kind '{request.Kind}' has no default idempotency; set IsIdempotent.", nameof(request));
+        var notBefore = request.NotBefore is { } nb && nb > now ? nb : now;
+        return new
+        {
+            request.IdempotencyKey,
+            request.Kind,
+            request.Target,
+            request.ExternalUserId,
+            request.Payload,
+            Lane = (int)lane,
+            IsIdempotent = idempotent,
+            QuotaSubject = JsonSerializer.Serialize(request.QuotaSubject, Json),
+            Deadline = request.Deadline?.ToUnixTimeMilliseconds(),
+            CreatedAt = now.ToUnixTimeMilliseconds(),
+            NextAttemptAt = notBefore.ToUnixTimeMilliseconds(),
+            request.BroadcastId,
+            request.Provenance?.CallbackId,
+            request.Provenance?.RuleName,
+            request.Provenance?.RuleFile,
+            request.Provenance?.RuleLine,
+            request.Provenance?.RuleSetVersion,
+        };
+    }
+
+    /// <summary>Takes up to <paramref name="limit"/> due pending items, lowest lane first, under one claim token.</summary>
+    internal async Task<IReadOnlyList<OutboxItem>> ClaimAsync(int limit, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken ct)
+    {
+        // One statement claims and returns the rows, so two dispatchers can never take the same item.
+        const string sqlite = $"""
+            UPDATE outbox SET state = 'sending', claim_token = @ClaimToken, lease_until = @LeaseUntil
+            WHERE id IN (
+                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= @Now
+                ORDER BY lane, next_attempt_at, id LIMIT @Limit)
+            RETURNING {Columns}
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
+            database.IsSqlite ? sqlite : OutboxSqlServerStatements.Claim,
+            new
+            {
+                ClaimToken = Guid.NewGuid().ToString("D"),
+                LeaseUntil = leaseUntil.ToUnixTimeMilliseconds(),
+                Now = now.ToUnixTimeMilliseconds(),
+                Limit = limit,
+            },
+            cancellationToken: ct));
+        return rows.Select(ToItem).OrderBy(i => i.Lane).ThenBy(i => i.NextAttemptAt).ThenBy(i => i.Id).ToList();
+    }
+
+    /// <summary>
+    /// Handles items whose sender vanished mid-send (lease expired while 'sending'): an idempotent item goes back to
+    /// pending (counting an attempt); any other may have been applied, so it becomes unknown and is returned.
+    /// </summary>
+    internal async Task<IReadOnlyList<OutboxItem>> RecoverExpiredLeasesAsync(DateTimeOffset now, int maxAttempts, CancellationToken ct)
+    {
+        const string sqliteUnknown = $"""
+            UPDATE outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
+                last_error = 'lease expired while sending; the call may have been applied'
+            WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 0
+            RETURNING {Columns}
+            """;
+        const string requeue = """
+            UPDATE outbox SET
+                state = CASE WHEN attempts + 1 >= @MaxAttempts THEN 'failed' ELSE 'pending' END,
+                completed_at = CASE WHEN attempts + 1 >= @MaxAttempts THEN @Now ELSE NULL END,
+                attempts = attempts + 1, next_attempt_at = @Now, claim_token = NULL, lease_until = NULL,
+                last_error = 'lease expired while sending'
+            WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 1
+            """;
+        var parameters = new { Now = now.ToUnixTimeMilliseconds(), MaxAttempts = maxAttempts };
+        await using var connection = await database.OpenAsync(ct);
+        var unknown = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
+            database.IsSqlite ? sqliteUnknown : OutboxSqlServerStatements.RecoverUnknown, parameters, cancellationToken: ct));
+        await connection.ExecuteAsync(new CommandDefinition(requeue, parameters, cancellationToken: ct));
+        return unknown.Select(ToItem).ToList();
+    }
+
+    /// <summary>Records a final state; false when the claim was lost (lease expired and another dispatcher took over).</summary>
+    internal async Task<bool> CompleteAsync(
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null,
+        CancellationToken ct = default)
+    {
+        const string sql = """
+            UPDATE outbox SET state = @State, completed_at = @Now, claim_token = NULL, lease_until = NULL, attempts = @Attempts,
+                last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error), remote_ids = @RemoteIds
+            WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(sql, new
+        {
+            State = ToText(state),
+            Now = now.ToUnixTimeMilliseconds(),
+            Attempts = attempts,
+            Errcode = errcode,
+            Error = Truncate(error),
+            RemoteIds = Truncate(remoteIds),
+            item.Id,
+            item.ClaimToken,
+        }, cancellationToken: ct)) == 1;
+    }
+
+    /// <summary>Gives the item back to pending, due at <paramref name="nextAttemptAt"/>; false when the claim was lost.</summary>
+    internal async Task<bool> ReleaseAsync(
+        OutboxItem item, DateTimeOffset nextAttemptAt, int attempts, int? errcode = null, string? error = null, CancellationToken ct = default)
+    {
+        const string sql = """
+            UPDATE outbox SET state = 'pending', next_attempt_at = @NextAttemptAt, attempts = @Attempts, claim_token = NULL,
+                lease_until = NULL, last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error)
+            WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(sql, new
+        {
+            NextAttemptAt = nextAttemptAt.ToUnixTimeMilliseconds(),
+            Attempts = attempts,
+            Errcode = errcode,
+            Error = Truncate(error),
+            item.Id,
+            item.ClaimToken,
+        }, cancellationToken: ct)) == 1;
+    }
+
+    /// <summary>When a dispatcher next has work: the earliest due pending item or the earliest lease to expire.</summary>
+    internal async Task<DateTimeOffset?> NextWakeAsync(CancellationToken ct)
+    {
+        const string sql = """
+            SELECT MIN(w.t) FROM (
+                SELECT MIN(next_attempt_at) AS t FROM outbox WHERE state = 'pending'
+                UNION ALL
+                SELECT MIN(lease_until) AS t FROM outbox WHERE state = 'sending') AS w
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        var at = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(sql, cancellationToken: ct));
+        return at is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null;
+    }
+
+    public async Task<OutboxItem?> GetAsync(long id, CancellationToken ct)
+    {
+        const string sql = $"SELECT {Columns} FROM outbox WHERE id = @Id";
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(sql, new { Id = id }, cancellationToken: ct));
+        return row is null ? null : ToItem(row);
+    }
+
+    /// <summary>Item counts by lane and state, for dashboards and readiness.</summary>
+    public async Task<IReadOnlyList<OutboxDepth>> GetDepthAsync(CancellationToken ct)
+    {
+        const string sql = "SELECT lane AS Lane, state AS State, COUNT(*) AS Count FROM outbox GROUP BY lane, state";
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<(long Lane, string State, long Count)>(new CommandDefinition(sql, cancellationToken: ct));
+        return rows.Select(r => new OutboxDepth((OutboxLane)r.Lane, ParseState(r.State), (int)r.Count))
+            .OrderBy(d => d.Lane).ThenBy(d => d.State).ToList();
+    }
+
+    /// <summary>Items in one state, newest first: operators list unknown, failed and expired items here.</summary>
+    public async Task<IReadOnlyList<OutboxItem>> ListByStateAsync(OutboxState state, int limit, CancellationToken ct)
+    {
+        const string sqlite = $"SELECT {Columns} FROM outbox WHERE state = @State ORDER BY id DESC LIMIT @Limit";
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
+            database.IsSqlite ? sqlite : OutboxSqlServerStatements.ListByState,
+            new { State = ToText(state), Limit = limit }, cancellationToken: ct));
+        return rows.Select(ToItem).ToList();
+    }
+
+    /// <summary>Everything sent (or meant to be sent) to one customer, newest first, for "explain".</summary>
+    public async Task<IReadOnlyList<OutboxItem>> ListByCustomerAsync(string externalUserId, int limit, CancellationToken ct)
+    {
+        const string sqlite = $"SELECT {Columns} FROM outbox WHERE external_user_id = @ExternalUserId ORDER BY id DESC LIMIT @Limit";
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
+            database.IsSqlite ? sqlite : OutboxSqlServerStatements.ListByCustomer,
+            new { ExternalUserId = externalUserId, Limit = limit }, cancellationToken: ct));
+        return rows.Select(ToItem).ToList();
+    }
+
+    internal static string ToText(OutboxState state) => state switch
+    {
+        OutboxState.Pending => "pending",
+        OutboxState.Sending => "sending",
+        OutboxState.Sent => "sent",
+        OutboxState.Failed => "failed",
+        OutboxState.Expired => "expired",
+        OutboxState.Unknown => "unknown",
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
+    };
+
+    internal static OutboxState ParseState(string text) => text switch
+    {
+        "pending" => OutboxState.Pending,
+        "sending" => OutboxState.Sending,
+        "sent" => OutboxState.Sent,
+        "failed" => OutboxState.Failed,
+        "expired" => OutboxState.Expired,
+        "unknown" => OutboxState.Unknown,
+        _ => throw new InvalidOperationException($"Unknown outbox state '{text}' in the database"),
+    };
+
+    private static string? Truncate(string? text) => text is { Length: > 2000 } ? text[..2000] : text;
+
+    private static DateTimeOffset? FromMs(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
+
+    private static OutboxItem ToItem(OutboxRow row) => new()
+    {
+        Id = row.Id,
+        IdempotencyKey = row.IdempotencyKey,
+        Kind = row.Kind,
+        Target = row.Target,
+        ExternalUserId = row.ExternalUserId,
+        Payload = row.Payload,
+        Lane = (OutboxLane)row.Lane,
+        State = ParseState(row.State),
+        IsIdempotent = row.IsIdempotent,
+        QuotaSubject = JsonSerializer.Deserialize<QuotaSubject>(row.QuotaSubject, Json)
+            ?? throw new InvalidOperationException($"Outbox item {row.Id} has no quota subject"),
+        Deadline = FromMs(row.Deadline),
+        CreatedAt = DateTimeOffset.FromUnixTimeMilliseconds(row.CreatedAt),
+        NextAttemptAt = DateTimeOffset.FromUnixTimeMilliseconds(row.NextAttemptAt),
+        Attempts = (int)row.Attempts,
+        ClaimToken = row.ClaimToken,
+        LastErrcode = (int?)row.LastErrcode,
+        LastError = row.LastError,
+        RemoteIds = row.RemoteIds,
+        CompletedAt = FromMs(row.CompletedAt),
+        BroadcastId = row.BroadcastId,
+        Provenance = new OutboxProvenance(row.CallbackId, row.RuleName, row.RuleFile, (int?)row.RuleLine, row.RuleSetVersion),
+    };
+
+    private sealed class OutboxRow
+    {
+        public long Id { get; init; }
+        public string IdempotencyKey { get; init; } = "";
+        public string Kind { get; init; } = "";
+        public string Target { get; init; } = "";
+        public string? ExternalUserId { get; init; }
+        public string Payload { get; init; } = "";
+        public long Lane { get; init; }
+        public string State { get; init; } = "";
+        public bool IsIdempotent { get; init; }
+        public string QuotaSubject { get; init; } = "";
+        public long? Deadline { get; init; }
+        public long CreatedAt { get; init; }
+        public long NextAttemptAt { get; init; }
+        public long Attempts { get; init; }
+        public string? ClaimToken { get; init; }
+        public long? LastErrcode { get; init; }
+        public string? LastError { get; init; }
+        public string? RemoteIds { get; init; }
+        public long? CompletedAt { get; init; }
+        public long? BroadcastId { get; init; }
+        public string? CallbackId { get; init; }
+        public string? RuleName { get; init; }
+        public string? RuleFile { get; init; }
+        public long? RuleLine { get; init; }
+        public string? RuleSetVersion { get; init; }
+    }
+}
+
+/// <summary>The outbox statements whose T-SQL differs from the shared SQL (upsert, claim locking, OUTPUT, paging).</summary>
+[SqlServerStatements]
+internal static class OutboxSqlServerStatements
+{
+    // UPDLOCK + HOLDLOCK range-locks the key, so two concurrent enqueues of one key insert once.
+    public const string Insert = $"""
+        INSERT INTO dbo.outbox ({OutboxStore.InsertColumns}) OUTPUT inserted.id
+        SELECT {OutboxStore.InsertValues}
+        WHERE NOT EXISTS (SELECT 1 FROM dbo.outbox WITH (UPDLOCK, HOLDLOCK) WHERE idempotency_key = @IdempotencyKey);
+        """;
+
+    // READPAST skips rows another dispatcher is claiming instead of waiting for them.
+    public const string Claim = $"""
+        WITH due AS (
+            SELECT TOP (@Limit) * FROM dbo.outbox WITH (ROWLOCK, UPDLOCK, READPAST)
+            WHERE state = 'pending' AND next_attempt_at <= @Now
+            ORDER BY lane, next_attempt_at, id)
+        UPDATE due SET state = 'sending', claim_token = @ClaimToken, lease_until = @LeaseUntil
+        OUTPUT {OutboxStore.InsertedColumns};
+        """;
+
+    public const string RecoverUnknown = $"""
+        UPDATE dbo.outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
+            last_error = 'lease expired while sending; the call may have been applied'
+        OUTPUT {OutboxStore.InsertedColumns}
+        WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 0;
+        """;
+
+    public const string ListByState = $"SELECT TOP (@Limit) {OutboxStore.Columns} FROM dbo.outbox WHERE state = @State ORDER BY id DESC;";
+
+    public const string ListByCustomer = $"SELECT TOP (@Limit) {OutboxStore.Columns} FROM dbo.outbox WHERE external_user_id = @ExternalUserId ORDER BY id DESC;";
+}
