@@ -15,9 +15,10 @@ internal sealed class KeywordAutomaton
     // without a lookup. A 64 K table costs 256 KB per loaded rule set and makes the common miss one array read.
     private readonly int[] _classOf;
     private readonly int[] _rootNext;       // root transitions, dense by class (0 = stay at root)
-    private readonly int[] _edgeStart;      // per node: start into _edgeClass/_edgeTarget (sorted by class)
-    private readonly int[] _edgeClass;
-    private readonly int[] _edgeTarget;
+    // Non-root transitions in one open-addressing table keyed by (node, class): one probe and one cache line
+    // in the common case, where per-node sorted edge lists cost a binary search over cold memory.
+    private readonly Edge[] _edges;
+    private readonly int _edgeMask;
     private readonly int[] _fail;
     private readonly int[] _outStart;       // per node: start into _outTargets, merged with all suffix outputs
     private readonly int[] _outTargets;
@@ -70,21 +71,22 @@ internal sealed class KeywordAutomaton
         {
             _rootNext[cls] = next;
         }
-        _edgeStart = new int[count + 1];
-        var edgeClass = new List<int>();
-        var edgeTarget = new List<int>();
-        for (var n = 0; n < count; n++)
+        var edgeCount = children.Skip(1).Sum(c => c.Count);
+        var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, edgeCount * 2));
+        _edges = new Edge[size];
+        _edgeMask = size - 1;
+        for (var n = 1; n < count; n++)
         {
-            _edgeStart[n] = edgeClass.Count;
-            foreach (var (cls, next) in children[n].OrderBy(e => e.Key))
+            foreach (var (cls, next) in children[n])
             {
-                edgeClass.Add(cls);
-                edgeTarget.Add(next);
+                var slot = Hash(n, cls) & _edgeMask;
+                while (_edges[slot].Target != 0)
+                {
+                    slot = (slot + 1) & _edgeMask;
+                }
+                _edges[slot] = new Edge(n, cls, next);
             }
         }
-        _edgeStart[count] = edgeClass.Count;
-        _edgeClass = [.. edgeClass];
-        _edgeTarget = [.. edgeTarget];
 
         // Failure links breadth-first; each node's outputs absorb its failure node's (already complete) outputs.
         _fail = new int[count];
@@ -201,26 +203,25 @@ internal sealed class KeywordAutomaton
         {
             return _rootNext.Length == 0 ? 0 : _rootNext[cls];
         }
-        int lo = _edgeStart[node], hi = _edgeStart[node + 1] - 1;
-        while (lo <= hi)
+        var slot = Hash(node, cls) & _edgeMask;
+        while (true)
         {
-            var mid = (lo + hi) >> 1;
-            var v = _edgeClass[mid];
-            if (v == cls)
+            ref readonly var edge = ref _edges[slot];
+            if (edge.Target == 0)
             {
-                return _edgeTarget[mid];
+                return -1; // an empty slot: no such edge (no node's child is the root, so Target 0 marks empty)
             }
-            if (v < cls)
+            if (edge.Node == node && edge.Class == cls)
             {
-                lo = mid + 1;
+                return edge.Target;
             }
-            else
-            {
-                hi = mid - 1;
-            }
+            slot = (slot + 1) & _edgeMask;
         }
-        return -1;
     }
+
+    private static int Hash(int node, int cls) => (int)(((uint)node * 0x9E3779B1u) ^ ((uint)cls * 0x85EBCA77u)) & int.MaxValue;
+
+    private readonly record struct Edge(int Node, int Class, int Target);
 
     private static char Fold(char c) => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c;
 }
