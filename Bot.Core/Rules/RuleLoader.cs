@@ -57,7 +57,7 @@ public static class RuleLoader
             rules.Welcome, rules.GroupWelcome, rules.Replies, rules.Tagging, rules.Lotteries, rules.Seeding, warnings));
     }
 
-    internal static bool IsRuleFile(string path)
+    private static bool IsRuleFile(string path)
     {
         var name = Path.GetFileName(path);
         // Editors' lock and backup files start with a dot (".#welcome.yaml", ".welcome.yaml.swp").

@@ -115,13 +115,10 @@ public sealed partial class RuleSetProvider : IHostedService, IDisposable
 
     private void OnFileEvent(object sender, FileSystemEventArgs e)
     {
-        // A rename counts when either side is a rule file (welcome.yaml -> welcome.yaml.bak removes its rules).
-        var relevant = RuleLoader.IsRuleFile(e.FullPath) || e is RenamedEventArgs r && RuleLoader.IsRuleFile(r.OldFullPath);
-        if (relevant)
-        {
-            // Every event pushes the reload back, so an editor's truncate-then-write loads once, complete.
-            _debounce?.Change(_options.ReloadDebounce, Timeout.InfiniteTimeSpan);
-        }
+        // Every event in the folder counts, not only *.yaml ones: a Kubernetes ConfigMap update swaps a "..data"
+        // symlink and never touches the rule files' own names. A reload that finds the same contents is a no-op.
+        // Each event pushes the reload back, so an editor's truncate-then-write loads once, complete.
+        _debounce?.Change(_options.ReloadDebounce, Timeout.InfiniteTimeSpan);
     }
 
     private void OnWatcherError(object sender, ErrorEventArgs e)

@@ -179,17 +179,20 @@ public sealed class RuleSetProviderTests
         await goodHost.StopAsync();
     }
 
-    [Test]
-    public void An_unknown_time_zone_fails_start_up_naming_the_key()
+    [TestCase("TimeZone", "Mars/Olympus")]
+    [TestCase("TimeZone", "")]
+    [TestCase("Path", "")]
+    [TestCase("ReloadDebounce", "00:10:00")]
+    public void A_bad_rules_option_fails_start_up_naming_the_key(string key, string value)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration["Rules:Path"] = SharedFiles.Path("examples", "rules");
-        builder.Configuration["Rules:TimeZone"] = "Mars/Olympus";
+        builder.Configuration["Rules:" + key] = value;
         builder.AddRules();
         using var host = builder.Build();
 
         var ex = Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
-        Assert.That(ex!.Message, Does.Contain("TimeZone"));
+        Assert.That(ex!.Message, Does.Contain(key));
     }
 }
