@@ -290,4 +290,13 @@ public sealed class RuleLoadErrorTests
         Assert.That(errors.Select(e => e[..e.IndexOf(": ", StringComparison.Ordinal)]),
             Is.EqualTo(new[] { "f.yaml:3:22", "f.yaml:4:23", "f.yaml:5:12", "g.yaml:3:23" }));
     }
+
+    [Test]
+    public void A_key_written_twice_in_one_rule_is_an_error_not_a_silent_override()
+    {
+        var errors = Errors("welcome:\n  - name: a\n    message: { text: hi }\n    name: b\n");
+
+        Assert.That(errors, Has.Length.EqualTo(1));
+        Assert.That(errors[0], Does.Match(@"^f\.yaml:4:5: ").And.Contains("name"));
+    }
 }
