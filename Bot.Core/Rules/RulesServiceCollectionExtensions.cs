@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Bot.Core.Rules;
+
+public static class RulesServiceCollectionExtensions
+{
+    /// <summary>Rule files from `Rules:Path`, hot-reloaded; the host refuses to start while they have errors.</summary>
+    public static IHostApplicationBuilder AddRules(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptionsWithValidateOnStart<RulesOptions, RulesOptionsValidator>().BindConfiguration(RulesOptions.Section);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddMetrics();
+        builder.Services.TryAddSingleton<RuleSetProvider>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RuleSetProvider>());
+        builder.Services.TryAddSingleton<RulePlanner>();
+        return builder;
+    }
+}
