@@ -267,8 +267,6 @@ public sealed partial class LotteryService
             {
                 continue;
             }
-            // Never seen while open (the host was down all along): commit now, so the draw is still checkable.
-            await CommitIfOpenedAsync(row.Name, now, cancellationToken);
             if (await DrawAsync(row, now, cancellationToken) is { } result)
             {
                 results.Add(result);
@@ -277,8 +275,22 @@ public sealed partial class LotteryService
         return results;
     }
 
+    /// <summary>
+    /// Draws one due lottery without looking at its state first, so only the store's conditional UPDATE decides who
+    /// draws; null when it is not due or another instance drew it.
+    /// </summary>
+    internal async Task<LotteryDrawResult?> DrawIfDueAsync(string lottery, CancellationToken ct)
+    {
+        var now = _time.GetUtcNow();
+        return await _store.FindAsync(lottery, ct) is { } row && row.DrawsUnixMs <= now.ToUnixTimeMilliseconds()
+            ? await DrawAsync(row, now, ct)
+            : null;
+    }
+
     private async Task<LotteryDrawResult?> DrawAsync(LotteryRow row, DateTimeOffset now, CancellationToken ct)
     {
+        // Never seen while open (the host was down all along): commit now, so the draw is still checkable.
+        await CommitIfOpenedAsync(row.Name, now, ct);
         var options = _options.CurrentValue;
         var definition = row.Parse();
         var lateBy = now - definition.Draws;

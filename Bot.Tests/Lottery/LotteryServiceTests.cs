@@ -166,12 +166,17 @@ public sealed class LotteryServiceTests
         }
         time.SetUtcNow(Draws);
 
-        var results = await Task.WhenAll(
-            Task.Run(() => first.Service.DrawDueAsync(CancellationToken.None)),
-            Task.Run(() => second.Service.DrawDueAsync(CancellationToken.None)));
+        // Both skip any state check of their own and go straight for the conditional UPDATE at the same moment.
+        var racing = await Task.WhenAll(
+            Task.Run(() => first.Service.DrawIfDueAsync("weekend-coffee", CancellationToken.None)),
+            Task.Run(() => second.Service.DrawIfDueAsync("weekend-coffee", CancellationToken.None)));
+        var again = await first.Service.DrawDueAsync(CancellationToken.None);
+        var stale = await second.Service.DrawIfDueAsync("weekend-coffee", CancellationToken.None);
 
-        Assert.That(results.Sum(r => r.Count), Is.EqualTo(1), "exactly one instance drew");
-        var draw = results.SelectMany(r => r).Single();
+        Assert.That(racing.Count(r => r is not null), Is.EqualTo(1), "exactly one instance drew");
+        Assert.That(again, Is.Empty);
+        Assert.That(stale, Is.Null, "an instance that thinks the lottery is still open does nothing once it was drawn");
+        var draw = racing.Single(r => r is not null)!;
         Assert.That(draw.Winners, Has.Count.EqualTo(13));
         await using var connection = await first.OpenRawAsync();
         Assert.That(await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM lottery_winner"), Is.EqualTo(13));
