@@ -257,7 +257,7 @@ public sealed partial class LotteryService
     /// Draws every lottery whose draw time has passed and returns the draws this instance made (another instance's
     /// draw, or one already made, is not returned). A draw well after its time is marked late.
     /// </summary>
-    public async Task<IReadOnlyList<LotteryDrawResult>> DrawDueAsync(CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<LotteryDrawResult>> DrawDueAsync(CancellationToken cancellationToken)
     {
         var results = new List<LotteryDrawResult>();
         foreach (var row in await _store.ListAsync(cancellationToken))
