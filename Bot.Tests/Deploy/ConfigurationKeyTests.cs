@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-
 namespace Bot.Tests.Deploy;
 
 public sealed class ConfigurationKeyTests
