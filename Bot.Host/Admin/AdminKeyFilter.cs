@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 
-namespace Bot.Host.Admin;
+namespace Bot.Web.Admin;
 
 /// <summary>Guards every `/admin` route: constant-time comparison of the configured key, closed when none is set.</summary>
 internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> options, ILogger<AdminKeyFilter> logger) : IEndpointFilter

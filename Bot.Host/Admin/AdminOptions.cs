@@ -1,4 +1,4 @@
-namespace Bot.Host.Admin;
+namespace Bot.Web.Admin;
 
 /// <summary>The `Admin` section. With no ApiKey the admin surface is closed (404), never open.</summary>
 public sealed class AdminOptions

@@ -2,7 +2,7 @@ using Bot.Core.Storage;
 using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Bot.Host.Health;
+namespace Bot.Web.Health;
 
 internal sealed class DatabaseHealthCheck(BotDatabase database, SchemaState schema) : IHealthCheck
 {

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Bot.Host.Health;
+namespace Bot.Web.Health;
 
 public static class HealthEndpoints
 {
