@@ -1,9 +1,51 @@
+using Bot.Core.Automation;
+using Bot.Core.Inbox;
+using Bot.Core.Lottery;
+using Bot.Core.Outbox;
+using Bot.Core.RateLimiting;
+using Bot.Core.Redis;
+using Bot.Core.Rules;
+using Bot.Core.Seeding;
+using Bot.Core.Storage;
+using Bot.Core.WeCom.Api;
+using Bot.Core.WeCom.Callbacks;
+using Bot.Web.Admin;
+using Bot.Web.Cli;
+using Bot.Web.Health;
+using Bot.Web.Observability;
+using Bot.Web.WeCom;
+
+// Operator verbs (rules check, rules simulate, lottery verify, healthcheck, sample-callback) run without the web host.
+if (await BotCommands.TryRunAsync(args) is { } exitCode)
+{
+    return exitCode;
+}
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.AddStorage();            // SQLite or SQL Server, migrations at start-up
+builder.AddRedis();              // shared state when several instances run
+builder.AddWeComCallbacks();     // callback crypto and parsing
+builder.AddWeComApi();           // typed API client, token cache, resilience
+builder.AddRules();              // rule files, hot reload
+builder.AddInbox();              // durable inbox and its worker
+builder.AddRateLimiting();       // WeCom quotas (Redis or in-process)
+builder.AddOutbox();             // durable outbox and dispatcher
+builder.AddLottery();            // commit-reveal lottery draws
+builder.AddSeeding();            // trumpet seeding schedules
+builder.AddAutomation();         // callbacks → rules → outbox → WeCom
+builder.AddObservability();      // /metrics, traces
+builder.AddHealth();             // /healthz, /readyz
+builder.AddAdmin();              // /admin, API key
 
 var app = builder.Build();
 
-app.MapGet("/healthz", () => Results.Text("ok"));
+app.MapWeComCallback();
+app.MapHealth();
+app.MapObservability();
+app.MapAdmin();
 
-app.Run();
+await app.RunAsync();
+return 0;
 
 public partial class Program;

@@ -14,7 +14,7 @@ public sealed record SeedingScript(
     Func<string, bool> MatchesGroup)
 {
     /// <summary>A fingerprint of what a run depends on, so a run can tell when its script was edited or removed.</summary>
-    public string Fingerprint { get; } = Fingerprints.Of(Name, string.Join('|', GroupGlobs), Start.Cron ?? "created",
+    public string Fingerprint { get; } = Fingerprints.Of(Name, string.Join('|', GroupGlobs), Start.Cron?.ToString() ?? "created",
         QuietHours?.ToString() ?? "", Jitter.ToString(), string.Join('|', Posts.Select(p => $"{p.After}/{p.By}/{p.Text}")));
 }
 
@@ -28,11 +28,11 @@ internal static class Fingerprints
 public sealed record SeedingStep(TimeSpan After, string By, string Text);
 
 /// <summary>Either on the external chat "create" event, or on each occurrence of a cron expression (Cronos, with seconds).</summary>
-public sealed record SeedingStart(bool OnGroupCreated, string? Cron)
+public sealed record SeedingStart(bool OnGroupCreated, Cronos.CronExpression? Cron)
 {
     public static SeedingStart GroupCreated { get; } = new(true, null);
 
-    public static SeedingStart Schedule(string cron) => new(false, cron);
+    public static SeedingStart Schedule(string cron) => new(false, Cronos.CronExpression.Parse(cron, Cronos.CronFormat.IncludeSeconds));
 }
 
 /// <summary>A local-time window (may wrap midnight, e.g. 22:00-08:00) in which posts wait until it ends.</summary>

@@ -1,4 +1,3 @@
-using Cronos;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -108,9 +107,7 @@ public sealed partial class SeedingService(
 
     /// <summary>The next cron occurrence after <paramref name="after"/> for a scheduled script, in the configured zone.</summary>
     public DateTimeOffset? NextOccurrence(SeedingScript script, DateTimeOffset after) =>
-        script.Start.Cron is { } cron
-            ? CronExpression.Parse(cron, CronFormat.IncludeSeconds).GetNextOccurrence(after, _zone)
-            : null;
+        script.Start.Cron?.GetNextOccurrence(after, _zone);
 
     private async Task<bool> StartRunAsync(SeedingScript script, string chatId, string startKey, DateTimeOffset start, CancellationToken ct)
     {

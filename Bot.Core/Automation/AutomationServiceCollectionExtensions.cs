@@ -1,0 +1,57 @@
+using Bot.Core.Groups;
+using Bot.Core.Inbox;
+using Bot.Core.Lottery;
+using Bot.Core.Outbox;
+using Bot.Core.Seeding;
+using Bot.Core.WeCom.Api;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace Bot.Core.Automation;
+
+public static class AutomationServiceCollectionExtensions
+{
+    /// <summary>
+    /// Joins the capabilities: stored callbacks go through the rules into the outbox, the outbox sends through the
+    /// WeCom client, and lottery draws and seeding posts reach the outbox. Call after every other AddXxx, so the rule
+    /// sync starts after the rules have loaded and the schema is migrated.
+    /// </summary>
+    public static IHostApplicationBuilder AddAutomation(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddMemoryCache();
+        services.AddHttpClient(WeComOutboxSender.ResponseUrlClient, client => client.Timeout = TimeSpan.FromSeconds(10));
+        services.TryAddSingleton<WeComDirectory>();
+        services.TryAddSingleton<GroupWelcomeBatches>();
+        services.TryAddSingleton<CustomerGroupStore>();
+        services.TryAddSingleton<IOutboxSender, WeComOutboxSender>();
+        services.AddSingleton<IInboxHandler, CallbackHandler>();
+        services.TryAddSingleton<CampaignOutbound>();
+        services.Replace(ServiceDescriptor.Singleton<Func<LotteryDrawResult, CancellationToken, Task>>(
+            sp => sp.GetRequiredService<CampaignOutbound>().AnnounceAsync));
+        services.Replace(ServiceDescriptor.Singleton<SeedingPostSink>(sp => sp.GetRequiredService<CampaignOutbound>().PostSeedingAsync));
+        services.Replace(ServiceDescriptor.Singleton<LotteryWinnerNames>(sp =>
+        {
+            var directory = sp.GetRequiredService<WeComDirectory>();
+            return async (ids, ct) =>
+            {
+                var names = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var id in ids)
+                {
+                    try
+                    {
+                        names[id] = (await directory.GetCustomerAsync(id, ct)).Contact.Name;
+                    }
+                    catch (WeComApiException)
+                    {
+                        // The announcement falls back to the id for a customer we cannot look up.
+                    }
+                }
+                return names;
+            };
+        }));
+        services.AddHostedService<CampaignRuleSync>();
+        return builder;
+    }
+}

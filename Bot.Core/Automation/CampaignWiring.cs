@@ -1,0 +1,140 @@
+using Bot.Core.Lottery;
+using Bot.Core.Outbox;
+using Bot.Core.RateLimiting;
+using Bot.Core.Rules;
+using Bot.Core.Seeding;
+using Bot.Core.WeCom.Api;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Bot.Core.Automation;
+
+/// <summary>
+/// Keeps the lottery and seeding capabilities in step with the live rule set: at start and on every accepted reload.
+/// Refusals (an opened lottery edited) are logged and the stored definition stays in force.
+/// </summary>
+internal sealed partial class CampaignRuleSync(
+    RuleSetProvider rules, LotteryService lotteries, SeedingService seeding, ILogger<CampaignRuleSync> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await ApplyAsync(rules.Current, cancellationToken);
+        rules.Changed += OnChanged;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        rules.Changed -= OnChanged;
+        return Task.CompletedTask;
+    }
+
+    // Event handlers cannot be awaited by the watcher that raises them; the task is owned and observed here.
+    private void OnChanged(object? sender, RuleSetChangedEventArgs e) =>
+        ApplyAsync(e.Current, CancellationToken.None).ContinueWith(
+            t => Log.SyncFailed(logger, t.Exception!), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    internal async Task ApplyAsync(RuleSet ruleSet, CancellationToken ct)
+    {
+        foreach (var refusal in await lotteries.SyncDefinitionsAsync(ruleSet.Lotteries.Select(ToDefinition).ToList(), ct))
+        {
+            Log.LotteryRefused(logger, refusal);
+        }
+        await seeding.UpdateScripts(ruleSet.Seeding.Select(ToScript).ToList(), ct);
+    }
+
+    internal static LotteryDefinition ToDefinition(LotteryRule rule) => new(
+        rule.Source.Name,
+        rule.Groups.Select(g => g.Pattern).ToList(),
+        rule.Keyword,
+        rule.Opens,
+        rule.Draws,
+        rule.EligibleTagsAny,
+        rule.Prizes.Select(p => new LotteryPrize(p.Name, p.Count)).ToList(),
+        rule.Announce.Source,
+        rule.TagWinners.Count == 0 ? null : string.Join(',', rule.TagWinners));
+
+    internal static SeedingScript ToScript(SeedingRule rule) => new(
+        rule.Source.Name,
+        rule.Groups.Select(g => g.Pattern).ToList(),
+        rule.Start.OnGroupCreated ? Seeding.SeedingStart.GroupCreated : new Seeding.SeedingStart(false, rule.Start.Cron),
+        rule.QuietHours is { } quiet ? new QuietHours(quiet.Start, quiet.End) : null,
+        rule.Jitter,
+        // Seeding text has no variables; rendering with none gives the text as written.
+        rule.Posts.Select(p => new SeedingStep(p.After, p.By, p.Text.Render([]))).ToList(),
+        rule.AppliesToGroup);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Lottery rule change refused: {Reason}")]
+        public static partial void LotteryRefused(ILogger logger, string reason);
+
+        [LoggerMessage(2, LogLevel.Error, "Applying the new rule set to lotteries and seeding failed")]
+        public static partial void SyncFailed(ILogger logger, Exception exception);
+    }
+}
+
+/// <summary>Sends what the lottery and seeding workers produce through the outbox.</summary>
+internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rules, Groups.CustomerGroupStore groups)
+{
+    /// <summary>A drawn lottery: one announcement per group through the rule's channel, and the winners' tags.</summary>
+    public async Task AnnounceAsync(LotteryDrawResult result, CancellationToken ct)
+    {
+        var rule = rules.Current.Lotteries.FirstOrDefault(l => l.Source.Name == result.Lottery);
+        var channel = rule?.Channel == GroupChannel.MassMessage ? GroupPostChannels.MassMessage : GroupPostChannels.Robot;
+        var requests = new List<OutboxRequest>();
+        foreach (var announcement in result.Announcements)
+        {
+            var sender = rule?.Sender ?? (await groups.GetAsync(announcement.ChatId, ct))?.Owner;
+            requests.Add(new OutboxRequest
+            {
+                Kind = OutboxKinds.LotteryAnnouncement,
+                Target = announcement.ChatId,
+                Payload = OutboundPayloads.Serialize(new GroupPostPayload(channel, announcement.ChatId, announcement.Text, rule?.RobotKey, sender)),
+                IdempotencyKey = $"{result.DedupeKey}:{announcement.ChatId}",
+                QuotaSubject = CallbackHandler.GroupPostSubject(channel, announcement.ChatId, rule?.RobotKey, sender),
+                Provenance = rule is null ? null : new OutboxProvenance(null, rule.Source.Name, rule.Source.File, rule.Source.Line, rules.Current.Version),
+            });
+        }
+        var tags = rule?.TagWinners ?? [];
+        if (tags.Count > 0)
+        {
+            foreach (var winner in result.Winners)
+            {
+                requests.Add(new OutboxRequest
+                {
+                    Kind = OutboxKinds.TagChange,
+                    Target = winner.ExternalUserId,
+                    ExternalUserId = winner.ExternalUserId,
+                    Payload = OutboundPayloads.Serialize(new TagChangePayload(null, winner.ExternalUserId, tags)),
+                    IdempotencyKey = $"{result.DedupeKey}:tags:{winner.ExternalUserId}",
+                    QuotaSubject = new QuotaSubject(QuotaRules.MarkTag, ExternalUserIds: [winner.ExternalUserId]),
+                });
+            }
+        }
+        if (requests.Count > 0)
+        {
+            await outbox.EnqueueBatchAsync(requests, ct);
+        }
+    }
+
+    /// <summary>A due seeding post: a mass-message task in that group, sent as the trumpet member.</summary>
+    public async Task PostSeedingAsync(SeedingPostDue post, CancellationToken ct)
+    {
+        var request = new AddMsgTemplateRequest
+        {
+            ChatType = ChatTypes.Group,
+            Sender = post.Sender,
+            ChatIds = [post.ChatId],
+            Text = new MessageText(post.Text),
+        };
+        await outbox.EnqueueAsync(new OutboxRequest
+        {
+            Kind = OutboxKinds.SeedingPost,
+            Target = post.ChatId,
+            Payload = OutboundPayloads.Serialize(request),
+            IdempotencyKey = post.IdempotencyKey,
+            QuotaSubject = new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: post.Sender, ChatIds: [post.ChatId]),
+            Provenance = new OutboxProvenance(null, post.Script, null, null, rules.Current.Version),
+        }, ct);
+    }
+}
