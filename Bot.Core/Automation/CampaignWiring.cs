@@ -74,11 +74,12 @@ internal sealed partial class CampaignRuleSync(
 }
 
 /// <summary>Sends what the lottery and seeding workers produce through the outbox.</summary>
-internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rules, Groups.CustomerGroupStore groups)
+internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rules, Groups.CustomerGroupStore groups, Observability.BotMetrics metrics)
 {
     /// <summary>A drawn lottery: one announcement per group through the rule's channel, and the winners' tags.</summary>
     public async Task AnnounceAsync(LotteryDrawResult result, CancellationToken ct)
     {
+        metrics.LotteryDrawn(result.Late);
         var rule = rules.Current.Lotteries.FirstOrDefault(l => l.Source.Name == result.Lottery);
         var channel = rule?.Channel == GroupChannel.MassMessage ? GroupPostChannels.MassMessage : GroupPostChannels.Robot;
         var requests = new List<OutboxRequest>();

@@ -35,7 +35,7 @@ public sealed class RuleLoadException(IReadOnlyList<RuleError> errors)
 /// </summary>
 public sealed partial class RuleSetProvider : IHostedService, IDisposable
 {
-    public const string ReloadsCounterName = "rules.reloads";
+    public const string ReloadsCounterName = "bot.rules.reloads";
 
     private readonly RulesOptions _options;
     private readonly string _folder;

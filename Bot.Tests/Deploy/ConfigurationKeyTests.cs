@@ -48,16 +48,6 @@ public sealed class ConfigurationKeyTests
         Assert.That(ConfigurationKeys.RequiredWithoutDefault.Where(k => !keys.Contains(k)), Is.Empty);
     }
 
-    [Test]
-    public void Awaited_keys_are_not_yet_declared_by_an_options_class()
-    {
-        foreach (var key in ConfigurationKeys.Awaited)
-        {
-            Assert.That(ConfigurationKeys.FromOptionsClasses, Does.Not.Contain(key),
-                $"{key} is now declared by an options class: delete it from ConfigurationKeys.Awaited");
-        }
-    }
-
     private static IEnumerable<string> EnvironmentNames(string file) => file switch
     {
         "docker-compose.yml" => DeployFiles.LoadYaml("docker-compose.yml").Single()["services"]!.AsObject()

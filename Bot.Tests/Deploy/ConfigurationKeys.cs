@@ -14,12 +14,6 @@ namespace Bot.Tests.Deploy;
 /// </summary>
 internal static class ConfigurationKeys
 {
-    /// <summary>
-    /// Keys the deployment files use whose options classes are being written on other branches. Delete an entry once
-    /// its class lands; <see cref="ConfigurationKeyTests"/> fails until then as the reminder.
-    /// </summary>
-    public static IReadOnlyList<string> Awaited { get; } = ["Rules:Path", "Admin:ApiKey"];
-
     // StorageServiceCollectionExtensions binds StorageOptions.ConnectionString from GetConnectionString("Bot").
     private static readonly string[] BoundOutsideSections = ["ConnectionStrings:Bot"];
 
@@ -41,7 +35,6 @@ internal static class ConfigurationKeys
     private static IReadOnlySet<string> Known { get; } = FromOptionsClasses
         .Concat(FromAppSettings)
         .Concat(BoundOutsideSections)
-        .Concat(Awaited)
         .ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     public static bool IsKnown(string key) =>

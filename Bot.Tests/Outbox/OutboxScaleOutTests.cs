@@ -69,7 +69,9 @@ public sealed class OutboxScaleOutTests
         var depth = await rig.Store.GetDepthAsync(CancellationToken.None);
         Assert.That(depth.Sum(d => d.Count), Is.EqualTo(2000));
         var overQuota = new List<string>();
-        foreach (var group in sender.Calls.GroupBy(c => catalog.LimitsFor(c.Item.QuotaSubject).Select(limiter.Scale).Single()))
+        // Every counter a call passes (per API per minute and per hour, per customer...), each with its own window.
+        var counted = sender.Calls.SelectMany(c => catalog.LimitsFor(c.Item.QuotaSubject).Select(limiter.Scale).Select(limit => (Limit: limit, c.At)));
+        foreach (var group in counted.GroupBy(x => x.Limit))
         {
             var times = group.Select(c => c.At).Order().ToArray();
             for (int start = 0, end = 0; start < times.Length; start++)

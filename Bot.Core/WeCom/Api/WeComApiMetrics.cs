@@ -14,9 +14,9 @@ internal sealed class WeComApiMetrics
     public WeComApiMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
-        _calls = meter.CreateCounter<long>("wecom.api.calls", description: "WeCom API attempts by api and errcode (local codes ≤ -1000).");
-        _duration = meter.CreateHistogram<double>("wecom.api.duration", unit: "s", description: "Latency of one WeCom API attempt.");
-        _tokenRefreshes = meter.CreateCounter<long>("wecom.api.token_refreshes", description: "gettoken calls made by this instance, by outcome.");
+        _calls = meter.CreateCounter<long>("bot.wecom.calls", description: "WeCom API attempts by api and errcode (local codes ≤ -1000).");
+        _duration = meter.CreateHistogram<double>("bot.wecom.call.duration", unit: "s", description: "Latency of one WeCom API attempt.");
+        _tokenRefreshes = meter.CreateCounter<long>("bot.wecom.token.refreshes", description: "gettoken calls made by this instance, by outcome.");
     }
 
     public void RecordAttempt(string api, int errCode, TimeSpan elapsed)
