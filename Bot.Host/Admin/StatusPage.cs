@@ -26,12 +26,12 @@ internal static class StatusPage
             .Append($"<tr><th>Loaded at</th><td>{status.LoadedAt:u}</td></tr>")
             .Append($"<tr><th>Rules</th><td>{E(rules.Current.Summary())}</td></tr>")
             .Append($"<tr><th>Rejected reloads</th><td id=\"rules-rejected\">{status.RejectedReloads}</td></tr>")
-            .Append($"<tr><th>Last error</th><td id=\"rules-last-error\" class=\"error\">{E(status.LastError ?? "none")}</td></tr></table>")
+            .Append($"<tr><th>Last error</th><td id=\"rules-last-error\"{(status.LastError is null ? "" : " class=\"error\"")}>{E(status.LastError ?? "none")}</td></tr></table>")
             .Append("<h2>Inbox</h2><table>")
             .Append($"<tr><th>Pending</th><td id=\"inbox-pending\">{stats.Pending}</td></tr>")
-            .Append($"<tr><th>Oldest pending</th><td>{(stats.OldestPendingAge is { } age ? $"{age.TotalSeconds:0} s" : "-")}</td></tr>")
+            .Append($"<tr><th>Oldest pending</th><td id=\"inbox-oldest\">{(stats.OldestPendingAge is { } age ? $"{age.TotalSeconds:0} s" : "-")}</td></tr>")
             .Append($"<tr><th>Parked</th><td id=\"inbox-parked\">{stats.Parked}</td></tr>")
-            .Append($"<tr><th>Handled</th><td>{stats.Handled}</td></tr></table>")
+            .Append($"<tr><th>Handled</th><td id=\"inbox-handled\">{stats.Handled}</td></tr></table>")
             .Append("<h2>Outbox</h2><table id=\"outbox\"><tr><th>Lane</th><th>State</th><th>Items</th></tr>");
         foreach (var row in depth.OrderBy(d => d.Lane).ThenBy(d => d.State))
         {

@@ -93,8 +93,8 @@ public sealed class AdminEndpointTests
             Assert.That(progress.RootElement.GetProperty("finishedAt").ValueKind, Is.EqualTo(JsonValueKind.String));
         }
         var sentTo = app.WeCom.LogEntries
-            .Where(e => e.RequestMessage.Path == "/cgi-bin/externalcontact/add_msg_template")
-            .Select(e => JsonDocument.Parse(e.RequestMessage.Body!).RootElement.GetProperty("chat_id_list")[0].GetString())
+            .Where(e => e.RequestMessage?.Path == "/cgi-bin/externalcontact/add_msg_template")
+            .Select(e => JsonDocument.Parse(e.RequestMessage!.Body!).RootElement.GetProperty("chat_id_list")[0].GetString())
             .ToList();
         Assert.That(sentTo, Is.EquivalentTo(new[] { "wrChatAutumnA", "wrChatAutumnB" }));
     }
