@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Installs what the tests need (redis-server from Debian packages) when it is missing;
+# Runs the whole test suite. Installs what the tests need (redis-server, chromium from Debian packages) when missing;
 # the tests start and stop their own redis-server instances on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "test.sh: installing redis-server (Debian package)"
+# Debian packages the tests drive: redis-server, and chromium for the headless-browser test of the status page.
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]} (Debian packages)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 results="$(pwd)/.test-run"

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -24,6 +25,11 @@ public sealed class BotMetrics
     private readonly Counter<long> _outboxOutcomes;
     private QueueSnapshot _queues = QueueSnapshot.Empty;
 
+    // Since-start tallies for the status page; Prometheus keeps the real history.
+    private readonly ConcurrentDictionary<string, long> _quotaWaitTally = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _welcomeTally = new(StringComparer.Ordinal);
+    private long _welcomesWithinDeadline;
+
     public BotMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
@@ -46,7 +52,11 @@ public sealed class BotMetrics
 
     public void CallbackRejected(string reason) => _callbacksRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    public void QuotaWait(string rule) => _quotaWaits.Add(1, new KeyValuePair<string, object?>("rule", rule));
+    public void QuotaWait(string rule)
+    {
+        _quotaWaits.Add(1, new KeyValuePair<string, object?>("rule", rule));
+        _quotaWaitTally.AddOrUpdate(rule, 1, static (_, n) => n + 1);
+    }
 
     public void LotteryDrawn(bool late) => _lotteryDraws.Add(1, new KeyValuePair<string, object?>("late", late));
 
@@ -63,11 +73,25 @@ public sealed class BotMetrics
             { "guide", guide ?? "" },
         };
         _welcomeOutcomes.Add(1, tags);
+        _welcomeTally.AddOrUpdate(outcome, 1, static (_, n) => n + 1);
         if (outcome == "sent")
         {
             _welcomeLatency.Record(sinceCallback.TotalSeconds, tags);
+            if (sinceCallback <= WelcomeDeadline)
+            {
+                Interlocked.Increment(ref _welcomesWithinDeadline);
+            }
         }
     }
+
+    /// <summary>A welcome_code is valid for 20 s after the add_external_contact callback (FACTS, send_welcome_msg).</summary>
+    public static readonly TimeSpan WelcomeDeadline = TimeSpan.FromSeconds(20);
+
+    /// <summary>Quota waits and welcome outcomes counted by this process since it started, for the status page.</summary>
+    public SinceStartTally Tally() => new(
+        new SortedDictionary<string, long>(_quotaWaitTally, StringComparer.Ordinal),
+        new SortedDictionary<string, long>(_welcomeTally, StringComparer.Ordinal),
+        Interlocked.Read(ref _welcomesWithinDeadline));
 
     public QueueSnapshot Queues => _queues;
 
@@ -92,3 +116,11 @@ public sealed record QueueSnapshot(
 {
     public static QueueSnapshot Empty { get; } = new(0, 0, TimeSpan.Zero, new Dictionary<(int, string), long>(), DateTimeOffset.MinValue);
 }
+
+/// <param name="QuotaWaits">Sends held back, by quota rule.</param>
+/// <param name="WelcomeOutcomes">Welcome sends by outcome (sent, expired, 41051, failed).</param>
+/// <param name="WelcomesSentWithinDeadline">Welcomes WeCom accepted within <see cref="BotMetrics.WelcomeDeadline"/> of the callback.</param>
+public sealed record SinceStartTally(
+    IReadOnlyDictionary<string, long> QuotaWaits,
+    IReadOnlyDictionary<string, long> WelcomeOutcomes,
+    long WelcomesSentWithinDeadline);

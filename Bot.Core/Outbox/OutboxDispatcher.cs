@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,6 +22,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly OutboxOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<OutboxDispatcher> _logger;
+    private readonly BotMetrics? _metrics;
     private readonly ConcurrentDictionary<long, Task> _running = new();
     private long _taskSequence;
     private int _inFlight;
@@ -34,8 +36,10 @@ public sealed partial class OutboxDispatcher : BackgroundService
         QuotaCatalog catalog,
         IOptions<OutboxOptions> options,
         TimeProvider time,
-        ILogger<OutboxDispatcher> logger)
+        ILogger<OutboxDispatcher> logger,
+        BotMetrics? metrics = null)
     {
+        _metrics = metrics;
         _store = store;
         _signal = signal;
         _sender = sender;
@@ -181,6 +185,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         {
             case QuotaDecisionKind.Wait:
                 // Waiting for quota is not an attempt: the item goes back with its due time moved.
+                _metrics?.QuotaWait(decision.BlockedBy?.Rule ?? "unknown");
                 var at = _time.GetUtcNow() + decision.RetryAfter;
                 if (IsPast(item.Deadline, at))
                 {

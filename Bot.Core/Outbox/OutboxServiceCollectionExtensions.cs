@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,7 +33,8 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<QuotaCatalog>(),
             sp.GetRequiredService<IOptions<OutboxOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<OutboxDispatcher>>()));
+            sp.GetRequiredService<ILogger<OutboxDispatcher>>(),
+            sp.GetService<BotMetrics>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         return builder;
     }

@@ -19,13 +19,15 @@ public static class AdminEndpoints
     {
         builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section);
         builder.Services.AddProblemDetails();
+        builder.Services.AddSingleton<AdminKeyFilter>();
         return builder;
     }
 
     public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin").AddEndpointFilter<AdminKeyFilter>();
-        admin.MapGet("/", StatusPage.RenderAsync);
+        var admin = app.MapGroup("/admin");
+        ((IEndpointConventionBuilder)admin).Add(AdminKeyFilter.Guard);
+        admin.MapGet("/", StatusPage.RenderAsync).WithMetadata(AdminKeyFilter.KeyInQueryAllowed.Instance);
         admin.MapGet("/status", GetStatusAsync);
         admin.MapGet("/rules", GetRules);
         admin.MapGet("/inbox/parked", ListParkedAsync);

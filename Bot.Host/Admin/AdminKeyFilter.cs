@@ -5,35 +5,72 @@ using Microsoft.Extensions.Options;
 namespace Bot.Web.Admin;
 
 /// <summary>Guards every `/admin` route: constant-time comparison of the configured key, closed when none is set.</summary>
-internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> options, ILogger<AdminKeyFilter> logger) : IEndpointFilter
+internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> options, ILogger<AdminKeyFilter> logger)
 {
     public const string HeaderName = "X-Admin-Key";
 
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    public const string QueryName = "key";
+
+    /// <summary>
+    /// Endpoint metadata that lets a GET page take the key as <c>?key=</c>, for a browser that cannot send a header.
+    /// Only the read-only status page carries it: a key in a URL ends up in browser history, so no route that
+    /// changes anything may accept one.
+    /// </summary>
+    public sealed class KeyInQueryAllowed
+    {
+        public static readonly KeyInQueryAllowed Instance = new();
+
+        private KeyInQueryAllowed()
+        {
+        }
+    }
+
+    /// <summary>
+    /// Puts the key check in front of <paramref name="endpoint"/>'s whole request delegate. An endpoint filter would run
+    /// only after parameter binding, so a caller without a key could still get 400 for a malformed body.
+    /// </summary>
+    public static void Guard(EndpointBuilder endpoint)
+    {
+        var inner = endpoint.RequestDelegate ?? throw new InvalidOperationException($"{endpoint.DisplayName} has no request delegate");
+        endpoint.RequestDelegate = http => http.RequestServices.GetRequiredService<AdminKeyFilter>().InvokeAsync(http, inner);
+    }
+
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         var configured = options.CurrentValue;
-        var http = context.HttpContext;
         if (!configured.Enabled)
         {
             // No key configured means the admin surface does not exist, rather than that it is open.
-            return TypedResults.Problem("The admin API is disabled: set Admin:ApiKey to enable it.", statusCode: StatusCodes.Status404NotFound);
+            await TypedResults.Problem("The admin API is disabled: set Admin:ApiKey to enable it.", statusCode: StatusCodes.Status404NotFound)
+                .ExecuteAsync(http);
+            return;
         }
-        if (!Matches(PresentedKey(http.Request), configured.ApiKey))
+        if (!Matches(PresentedKey(http), configured.ApiKey))
         {
             Log.Refused(logger, http.Request.Path);
-            return TypedResults.Problem("A valid admin API key is required.", statusCode: StatusCodes.Status401Unauthorized);
+            await TypedResults.Problem("A valid admin API key is required.", statusCode: StatusCodes.Status401Unauthorized).ExecuteAsync(http);
+            return;
         }
-        return await next(context);
+        await next(http);
     }
 
-    private static string? PresentedKey(HttpRequest request)
+    private static string? PresentedKey(HttpContext http)
     {
+        var request = http.Request;
         if (request.Headers.TryGetValue(HeaderName, out var header) && header.Count == 1)
         {
             return header[0];
         }
         var authorization = request.Headers.Authorization.ToString();
-        return authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
+        if (authorization.StartsWith("Bearer ", StringComparison.Ordinal))
+        {
+            return authorization["Bearer ".Length..];
+        }
+        return HttpMethods.IsGet(request.Method)
+            && http.GetEndpoint()?.Metadata.GetMetadata<KeyInQueryAllowed>() is not null
+            && request.Query.TryGetValue(QueryName, out var query) && query.Count == 1
+                ? query[0]
+                : null;
     }
 
     private static bool Matches(string? presented, string expected)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using Bot.Core.Inbox;
 using Bot.Core.Lottery;
+using Bot.Core.Observability;
 using Bot.Core.Outbox;
 using Bot.Core.Rules;
 
@@ -11,7 +12,7 @@ namespace Bot.Web.Admin;
 internal static class StatusPage
 {
     public static async Task<IResult> RenderAsync(
-        RuleSetProvider rules, InboxStore inbox, OutboxStore outbox, LotteryService lotteries, TimeProvider time, CancellationToken ct)
+        RuleSetProvider rules, InboxStore inbox, OutboxStore outbox, LotteryService lotteries, BotMetrics metrics, TimeProvider time, CancellationToken ct)
     {
         var status = rules.Status;
         var stats = await inbox.GetStatsAsync(ct);
@@ -26,12 +27,12 @@ internal static class StatusPage
             .Append($"<tr><th>Loaded at</th><td>{status.LoadedAt:u}</td></tr>")
             .Append($"<tr><th>Rules</th><td>{E(rules.Current.Summary())}</td></tr>")
             .Append($"<tr><th>Rejected reloads</th><td id=\"rules-rejected\">{status.RejectedReloads}</td></tr>")
-            .Append($"<tr><th>Last error</th><td id=\"rules-last-error\" class=\"error\">{E(status.LastError ?? "none")}</td></tr></table>")
+            .Append($"<tr><th>Last error</th><td id=\"rules-last-error\"{(status.LastError is null ? "" : " class=\"error\"")}>{E(status.LastError ?? "none")}</td></tr></table>")
             .Append("<h2>Inbox</h2><table>")
             .Append($"<tr><th>Pending</th><td id=\"inbox-pending\">{stats.Pending}</td></tr>")
-            .Append($"<tr><th>Oldest pending</th><td>{(stats.OldestPendingAge is { } age ? $"{age.TotalSeconds:0} s" : "-")}</td></tr>")
+            .Append($"<tr><th>Oldest pending</th><td id=\"inbox-oldest\">{(stats.OldestPendingAge is { } age ? $"{age.TotalSeconds:0} s" : "-")}</td></tr>")
             .Append($"<tr><th>Parked</th><td id=\"inbox-parked\">{stats.Parked}</td></tr>")
-            .Append($"<tr><th>Handled</th><td>{stats.Handled}</td></tr></table>")
+            .Append($"<tr><th>Handled</th><td id=\"inbox-handled\">{stats.Handled}</td></tr></table>")
             .Append("<h2>Outbox</h2><table id=\"outbox\"><tr><th>Lane</th><th>State</th><th>Items</th></tr>");
         foreach (var row in depth.OrderBy(d => d.Lane).ThenBy(d => d.State))
         {
@@ -43,6 +44,18 @@ internal static class StatusPage
             var audit = await lotteries.GetAuditAsync(lottery.Source.Name, ct);
             var winners = audit?.Winners is { Count: > 0 } w ? string.Join(", ", w.Select(x => $"{x.Prize}: {x.ExternalUserId}")) : "not drawn yet";
             html.Append($"<tr><td>{E(lottery.Source.Name)}</td><td><code>{E(audit?.Commitment ?? "not open yet")}</code></td><td>{audit?.EntryCount ?? 0}</td><td>{E(winners)}</td></tr>");
+        }
+        var tally = metrics.Tally();
+        html.Append("</table><h2>Welcomes since start</h2><table id=\"welcomes\">")
+            .Append($"<tr><th>Sent within {BotMetrics.WelcomeDeadline.TotalSeconds:0} s</th><td id=\"welcomes-within-deadline\">{tally.WelcomesSentWithinDeadline}</td></tr>");
+        foreach (var (outcome, count) in tally.WelcomeOutcomes)
+        {
+            html.Append($"<tr><th>{E(outcome)}</th><td>{count}</td></tr>");
+        }
+        html.Append("</table><h2>Quota waits since start</h2><table id=\"quota-waits\"><tr><th>Rule</th><th>Sends held back</th></tr>");
+        foreach (var (rule, count) in tally.QuotaWaits)
+        {
+            html.Append($"<tr><td>{E(rule)}</td><td>{count}</td></tr>");
         }
         html.Append("</table></body></html>");
         return Results.Content(html.ToString(), "text/html; charset=utf-8");
