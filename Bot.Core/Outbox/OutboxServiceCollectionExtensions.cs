@@ -1,3 +1,4 @@
+using Bot.Core.Contacts;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,6 +17,7 @@ public static class OutboxServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddOutbox(this IHostApplicationBuilder builder)
     {
+        builder.AddContacts();
         builder.Services.AddOptionsWithValidateOnStart<OutboxOptions, OutboxOptionsValidator>().BindConfiguration(OutboxOptions.Section);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OutboxStore>();
@@ -32,7 +34,8 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<QuotaCatalog>(),
             sp.GetRequiredService<IOptions<OutboxOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<OutboxDispatcher>>()));
+            sp.GetRequiredService<ILogger<OutboxDispatcher>>(),
+            sp.GetRequiredService<ContactPreferenceStore>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         return builder;
     }
