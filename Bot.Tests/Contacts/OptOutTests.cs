@@ -14,7 +14,7 @@ namespace Bot.Tests.Contacts;
 
 public sealed class OptOutTests
 {
-    private const string Customer = "wmOPTOUT0001";
+    internal const string Customer = "wmOPTOUT0001";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     [Test]
@@ -99,7 +99,7 @@ public sealed class OptOutTests
         });
     }
 
-    private static async Task PostAsync(BotApp app, HttpClient client, string text, int n)
+    internal static async Task PostAsync(BotApp app, HttpClient client, string text, int n)
     {
         var json = JsonSerializer.Serialize(new
         {
@@ -115,7 +115,7 @@ public sealed class OptOutTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
     }
 
-    private static async Task<string> WaitForResponseAsync(BotApp app, string path)
+    internal static async Task<string> WaitForResponseAsync(BotApp app, string path)
     {
         var deadline = DateTime.UtcNow + Timeout;
         while (DateTime.UtcNow < deadline)
@@ -131,7 +131,7 @@ public sealed class OptOutTests
         return "";
     }
 
-    private static async Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, Func<IReadOnlyList<OutboxItem>, bool> done)
+    internal static async Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, Func<IReadOnlyList<OutboxItem>, bool> done)
     {
         var store = app.Service<OutboxStore>();
         var deadline = DateTime.UtcNow + Timeout;
