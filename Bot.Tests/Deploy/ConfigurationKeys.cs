@@ -18,7 +18,7 @@ internal static class ConfigurationKeys
     /// Keys the deployment files use whose options classes are being written on other branches. Delete an entry once
     /// its class lands; <see cref="ConfigurationKeyTests"/> fails until then as the reminder.
     /// </summary>
-    public static IReadOnlyList<string> Awaited { get; } = ["Rules:Path", "Admin:ApiKey"];
+    public static IReadOnlyList<string> Awaited { get; } = [];
 
     // StorageServiceCollectionExtensions binds StorageOptions.ConnectionString from GetConnectionString("Bot").
     private static readonly string[] BoundOutsideSections = ["ConnectionStrings:Bot"];
