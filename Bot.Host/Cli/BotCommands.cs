@@ -50,7 +50,7 @@ public static class BotCommands
                 return SampleCallback(rest.Length > 0 ? rest[0] : "http://localhost:5000", Console.Out);
             case ["healthcheck", var url]:
                 return await HealthCheckAsync(url);
-            case ["rules" or "lottery" or "help" or "--help" or "-h", ..]:
+            case ["rules" or "lottery" or "explain" or "help" or "--help" or "-h", ..]:
                 Console.Error.WriteLine(Usage);
                 return args[0] is "help" or "--help" or "-h" ? 0 : 2;
             default:
@@ -183,6 +183,9 @@ public static class BotCommands
         };
         shipped.ResolveFileProvider();
         builder.Configuration.Sources.Insert(0, shipped);
+        // Logs go to stderr: stdout is the verb's answer, which scripts read.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddStorage();
         return builder;
     }
