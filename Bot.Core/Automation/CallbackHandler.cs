@@ -1,3 +1,4 @@
+using Bot.Core.Contacts;
 using Bot.Core.Groups;
 using Bot.Core.Inbox;
 using Bot.Core.Lottery;
@@ -9,6 +10,7 @@ using Bot.Core.Seeding;
 using Bot.Core.WeCom.Api;
 using Bot.Core.WeCom.Callbacks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ApiAttachment = Bot.Core.WeCom.Api.Attachment;
 
 namespace Bot.Core.Automation;
@@ -27,6 +29,8 @@ internal sealed partial class CallbackHandler(
     CustomerGroupStore groups,
     SeedingService seeding,
     LotteryService lotteries,
+    ContactPreferenceStore preferences,
+    IOptionsMonitor<ContactPreferencesOptions> preferenceOptions,
     ILogger<CallbackHandler> logger) : IInboxHandler
 {
     public async Task HandleAsync(InboxItem item, CancellationToken ct)
@@ -126,6 +130,11 @@ internal sealed partial class CallbackHandler(
         }
         // External user ids start with "wm" or "wo"; staff userids (app messages, robot one-to-one with staff) do not.
         var externalUserId = IsExternal(message.FromUserId) ? message.FromUserId : null;
+        if (externalUserId is not null && !message.IsGroup && PreferenceKeyword(message.Text) is { } optOut)
+        {
+            await ChangePreferenceAsync(origin, message, externalUserId, optOut, ct);
+            return;
+        }
         var actions = planner.PlanMessage(ruleSet, new MessageInput(
             message.FromUserId, externalUserId, message.ChatId, groupName, message.Text, message.IsGroup, origin.Item.ReceivedAt));
         var requests = new List<OutboxRequest>();
@@ -149,6 +158,25 @@ internal sealed partial class CallbackHandler(
             }
         }
         await EnqueueAsync(requests, ct);
+    }
+
+    // Only one to one: in a group "退订" may be about anything, and the confirmation would go to the whole group.
+    private bool? PreferenceKeyword(string? text)
+    {
+        var options = preferenceOptions.CurrentValue;
+        var word = text?.Trim();
+        return word == options.OptOutKeyword ? true : word == options.OptInKeyword ? false : null;
+    }
+
+    private async Task ChangePreferenceAsync(Origin origin, InboundMessage message, string externalUserId, bool optOut, CancellationToken ct)
+    {
+        await preferences.SetOptedOutAsync(externalUserId, optOut, origin.Item.ReceivedAt, origin.Item.Id, ct);
+        Log.PreferenceChanged(logger, externalUserId, optOut);
+        var options = preferenceOptions.CurrentValue;
+        var confirmation = ReplyRequest(origin, message, optOut ? options.OptOutReply : options.OptInReply,
+            $"preference:{origin.Item.DedupeKey}",
+            new OutboxProvenance(origin.Item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), RuleSetVersion: origin.RuleSetVersion));
+        await EnqueueAsync([confirmation with { Kind = OutboxKinds.PreferenceReply }], ct);
     }
 
     private async Task ChatUpdatedAsync(RuleSet ruleSet, Origin origin, ExternalChatUpdated updated, CancellationToken ct)
@@ -303,6 +331,9 @@ internal sealed partial class CallbackHandler(
 
         [LoggerMessage(3, LogLevel.Warning, "A name for the welcome could not be fetched ({Api} errcode {ErrCode}); the template gets an empty name")]
         public static partial void NameUnavailable(ILogger logger, string api, int errCode);
+
+        [LoggerMessage(4, LogLevel.Information, "Customer {ExternalUserId} opted out of bot messages: {OptedOut}")]
+        public static partial void PreferenceChanged(ILogger logger, string externalUserId, bool optedOut);
     }
 }
 

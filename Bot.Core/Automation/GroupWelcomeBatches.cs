@@ -15,7 +15,7 @@ public sealed class GroupWelcomeBatches(BotDatabase database)
     {
         const string findOpen = """
             SELECT batch_key AS BatchKey, window_end AS WindowEnd FROM group_welcome_batches
-            WHERE rule = @Rule AND chat_id = @ChatId AND window_end > @At
+            WHERE rule_name = @Rule AND chat_id = @ChatId AND window_end > @At
             ORDER BY window_end
             """;
         var at = joinedAt.ToUnixTimeMilliseconds();
@@ -53,7 +53,7 @@ public sealed class GroupWelcomeBatches(BotDatabase database)
     }
 
     private const string SqliteInsertBatch = """
-        INSERT INTO group_welcome_batches (batch_key, rule, chat_id, window_end) VALUES (@BatchKey, @Rule, @ChatId, @WindowEnd)
+        INSERT INTO group_welcome_batches (batch_key, rule_name, chat_id, window_end) VALUES (@BatchKey, @Rule, @ChatId, @WindowEnd)
         ON CONFLICT (batch_key) DO NOTHING
         """;
 
@@ -67,7 +67,7 @@ public sealed class GroupWelcomeBatches(BotDatabase database)
 internal static class GroupWelcomeSqlServerSql
 {
     public const string InsertBatch = """
-        INSERT INTO dbo.group_welcome_batches (batch_key, rule, chat_id, window_end)
+        INSERT INTO dbo.group_welcome_batches (batch_key, rule_name, chat_id, window_end)
         SELECT @BatchKey, @Rule, @ChatId, @WindowEnd
         WHERE NOT EXISTS (SELECT 1 FROM dbo.group_welcome_batches WITH (UPDLOCK, HOLDLOCK) WHERE batch_key = @BatchKey);
         """;

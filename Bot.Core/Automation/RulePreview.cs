@@ -12,7 +12,10 @@ public static class RulePreview
 {
     public sealed record PreviewAction(string Action, string Rule, string File, int Line, object Detail);
 
-    public static IReadOnlyList<PreviewAction> Plan(RuleSet ruleSet, CallbackEvent callbackEvent, DateTimeOffset at, string timeZone = "Asia/Shanghai")
+    public static IReadOnlyList<PreviewAction> Plan(RuleSet ruleSet, CallbackEvent callbackEvent, DateTimeOffset at, string timeZone = "Asia/Shanghai") =>
+        PlanActions(ruleSet, callbackEvent, at, timeZone).Select(Describe).ToList();
+
+    internal static IReadOnlyList<PlannedAction> PlanActions(RuleSet ruleSet, CallbackEvent callbackEvent, DateTimeOffset at, string timeZone)
     {
         var planner = new RulePlanner(Options.Create(new RulesOptions { TimeZone = timeZone }));
         IReadOnlyList<PlannedAction> actions = callbackEvent switch
@@ -24,10 +27,10 @@ public static class RulePreview
                 planner.PlanMessage(ruleSet, new MessageInput(m.FromUserId, CallbackHandler.IsExternal(m.FromUserId) ? m.FromUserId : null, m.ChatId, null, m.Text, m.IsGroup, at)),
             _ => [],
         };
-        return actions.Select(Describe).ToList();
+        return actions;
     }
 
-    private static PreviewAction Describe(PlannedAction action) => action switch
+    internal static PreviewAction Describe(PlannedAction action) => action switch
     {
         SendWelcome w => new("send_welcome_msg", w.Rule.Name, w.Rule.File, w.Rule.Line, new { welcomeCode = w.WelcomeCode, text = w.Text, attachments = w.Attachments.Count }),
         WelcomeSkipped s => new("welcome_skipped", s.Rule.Name, s.Rule.File, s.Rule.Line, new { reason = s.Reason }),

@@ -43,7 +43,7 @@ public sealed partial class WeComOutboxSender(
             Log.Refused(logger, item.Id, item.Kind, ex.Api, ex.ErrCode, ex.Class);
             return Classify(item, ex);
         }
-        catch (HttpRequestException ex) when (item.Kind == OutboxKinds.Reply)
+        catch (HttpRequestException ex) when (item.Kind is OutboxKinds.Reply or OutboxKinds.PreferenceReply)
         {
             // A response_url reply may have been delivered before the connection broke.
             return new OutboxSendOutcome.OutcomeUnknown($"response_url: {ex.Message}");
@@ -90,7 +90,7 @@ public sealed partial class WeComOutboxSender(
                 return null;
             case OutboxKinds.TagChange:
                 return await MarkTagsAsync(OutboundPayloads.Deserialize<TagChangePayload>(item.Payload), ct);
-            case OutboxKinds.Reply:
+            case OutboxKinds.Reply or OutboxKinds.PreferenceReply:
                 return await ReplyAsync(OutboundPayloads.Deserialize<ReplyPayload>(item.Payload), ct);
             case OutboxKinds.GroupWelcome or OutboxKinds.LotteryAnnouncement:
                 return await PostToGroupAsync(OutboundPayloads.Deserialize<GroupPostPayload>(item.Payload), ct);

@@ -59,3 +59,6 @@ public sealed record LotteryAudit(
 
 /// <summary>Looks up display names of winners for the announcement; ids it does not return are shown as they are.</summary>
 public delegate Task<IReadOnlyDictionary<string, string>> LotteryWinnerNames(IReadOnlyCollection<string> externalUserIds, CancellationToken cancellationToken);
+
+/// <summary>One lottery a customer entered: by a group keyword or through the admin endpoint (<paramref name="Source"/>).</summary>
+public sealed record LotteryEntryRecord(string Lottery, string? ChatId, string Source, DateTimeOffset EnteredAt);

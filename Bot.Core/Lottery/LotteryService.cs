@@ -147,6 +147,10 @@ public sealed partial class LotteryService
         return null;
     }
 
+    /// <summary>Every lottery the customer entered, newest first.</summary>
+    public Task<IReadOnlyList<LotteryEntryRecord>> EntriesOfAsync(string externalUserId, CancellationToken cancellationToken) =>
+        _store.EntriesOfAsync(externalUserId, cancellationToken);
+
     /// <summary>
     /// Enters a customer, from a group keyword or the HTTP endpoint alike. Tags are the customer's current tag names.
     /// </summary>

@@ -145,6 +145,26 @@ internal sealed class LotteryStore(BotDatabase database)
         return await connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
     }
 
+    /// <summary>Every lottery the customer entered, newest first, for "explain".</summary>
+    public async Task<IReadOnlyList<LotteryEntryRecord>> EntriesOfAsync(string externalUserId, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT lottery AS Lottery, chat_id AS ChatId, source AS Source, entered_unix_ms AS EnteredUnixMs
+            FROM lottery_entry WHERE external_user_id = @externalUserId ORDER BY entered_unix_ms DESC
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<EntryRow>(new CommandDefinition(sql, new { externalUserId }, cancellationToken: ct));
+        return rows.Select(r => new LotteryEntryRecord(r.Lottery, r.ChatId, r.Source, DateTimeOffset.FromUnixTimeMilliseconds(r.EnteredUnixMs))).ToList();
+    }
+
+    private sealed class EntryRow
+    {
+        public string Lottery { get; init; } = "";
+        public string? ChatId { get; init; }
+        public string Source { get; init; } = "";
+        public long EnteredUnixMs { get; init; }
+    }
+
     public async Task<bool> HasEntryAsync(string lottery, string externalUserId, CancellationToken ct)
     {
         const string sql = "SELECT COUNT(*) FROM lottery_entry WHERE lottery = @lottery AND external_user_id = @externalUserId";

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Bot.Core.Contacts;
 using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Hosting;
@@ -23,6 +24,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly BotMetrics? _metrics;
+    private readonly ContactPreferenceStore? _preferences;
     private readonly ConcurrentDictionary<long, Task> _running = new();
     private long _taskSequence;
     private int _inFlight;
@@ -37,9 +39,11 @@ public sealed partial class OutboxDispatcher : BackgroundService
         IOptions<OutboxOptions> options,
         TimeProvider time,
         ILogger<OutboxDispatcher> logger,
-        BotMetrics? metrics = null)
+        BotMetrics? metrics = null,
+        ContactPreferenceStore? preferences = null)
     {
         _metrics = metrics;
+        _preferences = preferences;
         _store = store;
         _signal = signal;
         _sender = sender;
@@ -152,6 +156,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
             await ExpireAsync(item, now, "deadline passed before sending");
             return;
         }
+        if (await IsOptedOutAsync(item, ct))
+        {
+            Log.OptedOut(_logger, item.Id, item.Kind);
+            await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: CustomerOptedOut);
+            return;
+        }
         var limits = _catalog.LimitsFor(item.QuotaSubject);
         if (ct.IsCancellationRequested)
         {
@@ -223,6 +233,17 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
         await RecordAsync(item, limits, outcome);
     }
+
+    /// <summary>The recorded reason of an item not sent because its customer sent the opt-out keyword.</summary>
+    public const string CustomerOptedOut = "customer opted out";
+
+    // The one place opt-out is enforced, before the limiter so a refused item spends no quota. The welcome is the
+    // answer to the customer adding us, and the opt-out confirmation is the answer to the opt-out itself.
+    private async Task<bool> IsOptedOutAsync(OutboxItem item, CancellationToken ct) =>
+        _preferences is not null
+        && item.ExternalUserId is { } customer
+        && item.Kind is not (OutboxKinds.Welcome or OutboxKinds.PreferenceReply)
+        && await _preferences.IsOptedOutAsync(customer, ct);
 
     private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome outcome)
     {
@@ -359,5 +380,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         [LoggerMessage(13, LogLevel.Error, "Quota limiter threw for outbox item {Id}; treating it as unavailable")]
         public static partial void LimiterFaulted(ILogger logger, Exception exception, long id);
+
+        [LoggerMessage(14, LogLevel.Information, "Outbox item {Id} ({Kind}) not sent: the customer opted out")]
+        public static partial void OptedOut(ILogger logger, long id, string kind);
     }
 }

@@ -36,6 +36,9 @@ public static class OutboxKinds
     public const string Welcome = "welcome";
     public const string TagChange = "tag_change";
     public const string Reply = "reply";
+
+    /// <summary>The confirmation of a customer's 退订/订阅: a reply that is sent even to an opted-out customer.</summary>
+    public const string PreferenceReply = "preference_reply";
     public const string GroupWelcome = "group_welcome";
     public const string LotteryAnnouncement = "lottery_announcement";
     public const string SeedingPost = "seeding_post";
@@ -52,7 +55,7 @@ public static class OutboxKinds
     {
         Welcome => (OutboxLane.Welcome, true),
         TagChange => (OutboxLane.Interactive, true),
-        Reply => (OutboxLane.Interactive, false),
+        Reply or PreferenceReply => (OutboxLane.Interactive, false),
         GroupWelcome => (OutboxLane.Group, false),
         LotteryAnnouncement => (OutboxLane.Group, false),
         SeedingPost => (OutboxLane.Bulk, false),

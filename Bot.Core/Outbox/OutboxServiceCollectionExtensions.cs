@@ -1,3 +1,4 @@
+using Bot.Core.Contacts;
 using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
@@ -17,6 +18,7 @@ public static class OutboxServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddOutbox(this IHostApplicationBuilder builder)
     {
+        builder.AddContacts();
         builder.Services.AddOptionsWithValidateOnStart<OutboxOptions, OutboxOptionsValidator>().BindConfiguration(OutboxOptions.Section);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OutboxStore>();
@@ -34,7 +36,8 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<IOptions<OutboxOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<OutboxDispatcher>>(),
-            sp.GetService<BotMetrics>()));
+            sp.GetService<BotMetrics>(),
+            sp.GetRequiredService<ContactPreferenceStore>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         return builder;
     }

@@ -82,8 +82,14 @@ public static class AdminEndpoints
             : TypedResults.Problem($"Unknown outbox state '{state}'.", statusCode: StatusCodes.Status400BadRequest);
 
     /// <summary>What a customer received, was tagged or entered, and why (rule, file, line, rule-set version), newest first.</summary>
-    private static async Task<Ok<IReadOnlyList<OutboxItem>>> ExplainAsync(string externalUserId, OutboxStore outbox, CancellationToken ct, int limit = 100) =>
-        TypedResults.Ok(await outbox.ListByCustomerAsync(externalUserId, Math.Clamp(limit, 1, 1000), ct));
+    /// <summary>What a customer was sent, tagged with or entered, newest first; each outbox item carries its rule and callback.</summary>
+    public sealed record CustomerExplanation(string ExternalUserId, IReadOnlyList<OutboxItem> Outbox, IReadOnlyList<LotteryEntryRecord> LotteryEntries);
+
+    private static async Task<Ok<CustomerExplanation>> ExplainAsync(string externalUserId, OutboxStore outbox, LotteryService lotteries, CancellationToken ct, int limit = 100) =>
+        TypedResults.Ok(new CustomerExplanation(
+            externalUserId,
+            await outbox.ListByCustomerAsync(externalUserId, Math.Clamp(limit, 1, 1000), ct),
+            await lotteries.EntriesOfAsync(externalUserId, ct)));
 
     private static async Task<Results<Created<BroadcastSummary>, ValidationProblem>> StartBroadcastAsync(BroadcastRequest request, BroadcastService broadcasts, CancellationToken ct)
     {

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Bot.Core.Automation;
+using Bot.Core.Inbox;
+using Bot.Core.Outbox;
 using Bot.Core.Lottery;
 using Bot.Core.Rules;
 using Bot.Core.Storage;
@@ -20,15 +22,24 @@ public static class BotCommands
           Bot.Host [--urls URL]                          run the service
           Bot.Host rules check PATH                      validate rule files; exit 1 with file:line:col: message per error
           Bot.Host rules simulate PATH --event FILE      print, as JSON, what the rules would do with a callback (touches nothing)
+          Bot.Host rules backtest PATH --since 24h       replay stored callbacks through the rules at PATH and the live ones and
+                                                         print the difference in planned actions; exit 0 none, 1 some, 2 load error
+          Bot.Host explain CUSTOMER                      what a customer was sent or tagged with, and which rule and callback caused it
           Bot.Host lottery verify NAME                   recompute a drawn lottery's winners from its revealed seed and entries
           Bot.Host sample-callback [BASE_URL]            print a curl command posting a signed, encrypted "contact added" callback
           Bot.Host healthcheck URL                       exit 0 when URL answers 2xx within 3 s (container health check)
         """;
 
-    public static async Task<int?> TryRunAsync(string[] args)
+    public static Task<int?> TryRunAsync(string[] args) => TryRunAsync(args, Console.Out, Console.Error, TimeProvider.System);
+
+    internal static async Task<int?> TryRunAsync(string[] args, TextWriter output, TextWriter error, TimeProvider time)
     {
         switch (args)
         {
+            case ["rules", "backtest", var path, "--since", var since]:
+                return await BacktestAsync(path, since, output, error, time);
+            case ["explain", var customer]:
+                return await ExplainAsync(customer, output);
             case ["rules", "check", var path]:
                 return RulesCommands.Check(path, Console.Out);
             case ["rules", "simulate", var path, "--event", var file]:
@@ -39,7 +50,7 @@ public static class BotCommands
                 return SampleCallback(rest.Length > 0 ? rest[0] : "http://localhost:5000", Console.Out);
             case ["healthcheck", var url]:
                 return await HealthCheckAsync(url);
-            case ["rules" or "lottery" or "help" or "--help" or "-h", ..]:
+            case ["rules" or "lottery" or "explain" or "help" or "--help" or "-h", ..]:
                 Console.Error.WriteLine(Usage);
                 return args[0] is "help" or "--help" or "-h" ? 0 : 2;
             default:
@@ -78,11 +89,110 @@ public static class BotCommands
         return 0;
     }
 
-    private static async Task<int> VerifyLotteryAsync(string name)
+    private static async Task<int> BacktestAsync(string path, string sinceText, TextWriter output, TextWriter error, TimeProvider time)
+    {
+        if (!RuleBacktest.TryParseSince(sinceText, out var window))
+        {
+            error.WriteLine($"--since '{sinceText}': expected a duration like 24h, 90m or 7d");
+            return 2;
+        }
+        var builder = CommandHostBuilder();
+        builder.Services.AddSingleton(time);
+        builder.AddInbox();
+        builder.Services.AddOptions<RulesOptions>().BindConfiguration(RulesOptions.Section);
+        using var host = builder.Build();
+        var rulesOptions = host.Services.GetRequiredService<IOptions<RulesOptions>>().Value;
+        var livePath = Path.IsPathRooted(rulesOptions.Path) ? rulesOptions.Path : Path.Combine(builder.Environment.ContentRootPath, rulesOptions.Path);
+        var live = RuleLoader.Load(livePath, time);
+        var candidate = RuleLoader.Load(path, time);
+        var failed = false;
+        foreach (var (name, loaded) in new[] { ("live rules " + livePath, live), ("candidate rules " + path, candidate) })
+        {
+            foreach (var e in loaded.Errors)
+            {
+                error.WriteLine($"{name}: {e}");
+                failed = true;
+            }
+        }
+        if (failed || live.RuleSet is null || candidate.RuleSet is null)
+        {
+            return 2;
+        }
+        await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);
+        var since = time.GetUtcNow() - window;
+        var result = await RuleBacktest.CompareAsync(live.RuleSet, candidate.RuleSet,
+            host.Services.GetRequiredService<InboxStore>().ListSinceAsync(since, CancellationToken.None), rulesOptions.TimeZone, CancellationToken.None);
+        output.WriteLine($"{result.Callbacks} callbacks since {since:u}; live rules {live.RuleSet.Version}, candidate {candidate.RuleSet.Version}"
+            + (result.Unparseable > 0 ? $"; {result.Unparseable} unparseable, skipped" : ""));
+        foreach (var change in result.Changes)
+        {
+            output.WriteLine(change);
+        }
+        if (result.Changes.Count == 0)
+        {
+            output.WriteLine("no change in planned actions");
+        }
+        return result.Changes.Count == 0 ? 0 : 1;
+    }
+
+    private static async Task<int> ExplainAsync(string customer, TextWriter output)
+    {
+        var builder = CommandHostBuilder();
+        builder.AddOutbox();
+        builder.AddLottery();
+        using var host = builder.Build();
+        await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);
+        var items = await host.Services.GetRequiredService<OutboxStore>().ListByCustomerAsync(customer, 1000, CancellationToken.None);
+        var entries = await host.Services.GetRequiredService<LotteryService>().EntriesOfAsync(customer, CancellationToken.None);
+        if (items.Count == 0 && entries.Count == 0)
+        {
+            output.WriteLine($"{customer}: nothing sent, tagged, planned or entered");
+            return 0;
+        }
+        // One timeline, newest first: outbox items (with the rule and callback behind each) and lottery entries.
+        var lines = items.Select(item => (item.CreatedAt, Text: Describe(item)))
+            .Concat(entries.Select(e => (CreatedAt: e.EnteredAt, Text: $"{"lottery_entry",-20} {"entered",-8} lottery {e.Lottery} via {e.Source}{(e.ChatId is null ? "" : $" in {e.ChatId}")}")))
+            .OrderByDescending(l => l.CreatedAt);
+        foreach (var (at, text) in lines)
+        {
+            output.WriteLine($"{at:u}  {text}");
+        }
+        return 0;
+
+        static string Describe(OutboxItem item)
+        {
+            var p = item.Provenance;
+            var why = p.RuleName is null
+                ? "no rule"
+                : $"rule {p.RuleName} ({p.RuleFile}:{p.RuleLine}, rules {p.RuleSetVersion})";
+            var callback = p.CallbackId is null ? "" : $", callback {p.CallbackId}";
+            var error = item.LastError is null ? "" : $": {item.LastError}";
+            return $"{item.Kind,-20} {OutboxStore.ToText(item.State),-8} {why}{callback}{error}";
+        }
+    }
+
+    /// <summary>A host with the service's configuration (appsettings.json beside the binary, then the usual sources) for verbs that touch the database.</summary>
+    private static HostApplicationBuilder CommandHostBuilder()
     {
         var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        // First, so appsettings.json in the working directory and the environment (ConnectionStrings__Bot) override it.
+        var shipped = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = Path.Combine(AppContext.BaseDirectory, "appsettings.json"),
+            Optional = true,
+        };
+        shipped.ResolveFileProvider();
+        builder.Configuration.Sources.Insert(0, shipped);
+        // Logs go to stderr: stdout is the verb's answer, which scripts read.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddStorage();
+        return builder;
+    }
+
+    private static async Task<int> VerifyLotteryAsync(string name)
+    {
+        var builder = CommandHostBuilder();
         builder.AddLottery();
         using var host = builder.Build();
         await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);

@@ -1,11 +1,11 @@
 CREATE TABLE dbo.group_welcome_batches (
     batch_key   nvarchar(300) NOT NULL PRIMARY KEY,
-    rule        nvarchar(128) NOT NULL,
+    rule_name   nvarchar(128) NOT NULL,
     chat_id     nvarchar(128) NOT NULL,
     window_end  bigint        NOT NULL
 );
 GO
-CREATE INDEX ix_group_welcome_batches_open ON dbo.group_welcome_batches (rule, chat_id, window_end);
+CREATE INDEX ix_group_welcome_batches_open ON dbo.group_welcome_batches (rule_name, chat_id, window_end);
 GO
 CREATE TABLE dbo.group_welcome_members (
     batch_key   nvarchar(300) NOT NULL,

@@ -1,0 +1,50 @@
+using Bot.Core.Storage;
+using Dapper;
+
+namespace Bot.Core.Contacts;
+
+/// <summary>Whether a customer opted out of bot messages (退订), and when; the outbox dispatcher reads it before every send.</summary>
+public sealed class ContactPreferenceStore(BotDatabase database)
+{
+    /// <summary>
+    /// Records the customer's choice as of <paramref name="at"/> (the callback's arrival). An older choice never
+    /// overwrites a newer one, so a WeCom retry or a replay of an old 退订 cannot undo a later 订阅.
+    /// </summary>
+    public async Task SetOptedOutAsync(string externalUserId, bool optedOut, DateTimeOffset at, long? callbackId, CancellationToken ct)
+    {
+        const string sqlite = """
+            INSERT INTO contact_preferences (external_user_id, opted_out, changed_at, callback_id)
+            VALUES (@ExternalUserId, @OptedOut, @At, @CallbackId)
+            ON CONFLICT (external_user_id) DO UPDATE SET
+                opted_out = excluded.opted_out, changed_at = excluded.changed_at, callback_id = excluded.callback_id
+            WHERE excluded.changed_at >= contact_preferences.changed_at
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            database.IsSqlite ? sqlite : ContactPreferenceSqlServerStatements.Upsert,
+            new { ExternalUserId = externalUserId, OptedOut = optedOut ? 1 : 0, At = at.ToUnixTimeMilliseconds(), CallbackId = callbackId },
+            cancellationToken: ct));
+    }
+
+    public async Task<bool> IsOptedOutAsync(string externalUserId, CancellationToken ct)
+    {
+        const string sql = "SELECT opted_out FROM contact_preferences WHERE external_user_id = @ExternalUserId";
+        await using var connection = await database.OpenAsync(ct);
+        var value = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(sql, new { ExternalUserId = externalUserId }, cancellationToken: ct));
+        return value == 1;
+    }
+}
+
+[SqlServerStatements]
+internal static class ContactPreferenceSqlServerStatements
+{
+    public const string Upsert = """
+        MERGE dbo.contact_preferences WITH (HOLDLOCK) AS target
+        USING (SELECT @ExternalUserId AS external_user_id) AS source
+        ON target.external_user_id = source.external_user_id
+        WHEN MATCHED AND @At >= target.changed_at THEN
+            UPDATE SET opted_out = @OptedOut, changed_at = @At, callback_id = @CallbackId
+        WHEN NOT MATCHED THEN
+            INSERT (external_user_id, opted_out, changed_at, callback_id) VALUES (@ExternalUserId, @OptedOut, @At, @CallbackId);
+        """;
+}

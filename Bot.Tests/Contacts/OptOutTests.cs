@@ -1,0 +1,151 @@
+using System.Net;
+using System.Text.Json;
+using Bot.Core.Contacts;
+using Bot.Core.Outbox;
+using Bot.Core.RateLimiting;
+using Bot.Tests.Fixtures;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+
+namespace Bot.Tests.Contacts;
+
+public sealed class OptOutTests
+{
+    internal const string Customer = "wmOPTOUT0001";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    [Test]
+    public async Task An_opted_out_customer_gets_the_confirmation_and_then_no_reply_or_tag_until_opting_back_in()
+    {
+        using var app = new BotApp();
+        app.WeCom.Given(Request.Create().WithPath("/robot/response/*").UsingPost())
+            .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
+        using var client = app.CreateClient();
+
+        await PostAsync(app, client, "退订", 1);
+        var optOutConfirmation = await WaitForResponseAsync(app, "/robot/response/1");
+        Assert.That(optOutConfirmation, Does.Contain("已为您退订"));
+
+        // A keyword reply (opening-hours) and a keyword tag (coffee-interest): both planned, neither sent.
+        await PostAsync(app, client, "请问营业时间", 2);
+        await PostAsync(app, client, "有拿铁吗", 3);
+        var refused = await WaitForItemsAsync(app, items => items.Count(i => i.State == OutboxState.Failed) == 2);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(refused.Where(i => i.State == OutboxState.Failed).Select(i => i.Kind),
+                Is.EquivalentTo(new[] { OutboxKinds.Reply, OutboxKinds.TagChange }));
+            Assert.That(refused.Where(i => i.State == OutboxState.Failed).Select(i => i.LastError),
+                Is.All.EqualTo(OutboxDispatcher.CustomerOptedOut));
+            Assert.That(refused.Single(i => i.Kind == OutboxKinds.PreferenceReply).State, Is.EqualTo(OutboxState.Sent));
+        });
+
+        // Opting back in restores replies; it also proves the refused reply was not merely slow.
+        await PostAsync(app, client, "订阅", 4);
+        Assert.That(await WaitForResponseAsync(app, "/robot/response/4"), Does.Contain("已为您恢复订阅"));
+        await PostAsync(app, client, "请问营业时间", 5);
+        Assert.That(await WaitForResponseAsync(app, "/robot/response/5"), Does.Contain("营业时间为每天"));
+
+        Assert.Multiple(() =>
+        {
+            var paths = app.WeCom.LogEntries.Select(e => e.RequestMessage?.Path ?? "").ToList();
+            Assert.That(paths, Does.Not.Contain("/robot/response/2").And.Not.Contain("/robot/response/3"));
+            Assert.That(paths.Where(p => p.Contains("mark_tag", StringComparison.Ordinal)), Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task A_replayed_old_opt_out_does_not_undo_a_newer_opt_in()
+    {
+        using var app = new BotApp();
+        _ = app.Services; // starts the host, which applies the migrations
+        var store = app.Service<ContactPreferenceStore>();
+        var at = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+
+        await store.SetOptedOutAsync(Customer, optedOut: true, at, callbackId: 1, CancellationToken.None);
+        await store.SetOptedOutAsync(Customer, optedOut: false, at.AddMinutes(5), callbackId: 2, CancellationToken.None);
+        await store.SetOptedOutAsync(Customer, optedOut: true, at, callbackId: 1, CancellationToken.None);
+
+        Assert.That(await store.IsOptedOutAsync(Customer, CancellationToken.None), Is.False);
+    }
+
+    [Test]
+    public void The_contact_budget_is_a_weekly_per_customer_quota_on_mass_messages_and_spares_welcomes()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Bot"] = "Data Source=:memory:",
+            ["ContactBudget:PerCustomerPerWeek"] = "2",
+        });
+        builder.AddContacts();
+        builder.AddRateLimiting();
+        using var host = builder.Build();
+        var catalog = host.Services.GetRequiredService<QuotaCatalog>();
+
+        var broadcast = catalog.LimitsFor(new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: "guide01", ExternalUserIds: [Customer]));
+        var welcome = catalog.LimitsFor(new QuotaSubject("externalcontact/send_welcome_msg", Sender: "guide01", ExternalUserIds: [Customer]));
+
+        var budget = broadcast.Single(l => l.Key.Rule == ContactBudgetOptions.QuotaRuleName);
+        Assert.Multiple(() =>
+        {
+            Assert.That(budget.Limit, Is.EqualTo(2));
+            Assert.That(budget.Calendar, Is.EqualTo(QuotaCalendar.Week));
+            Assert.That(budget.Key.Subject, Does.Contain(Customer));
+            Assert.That(welcome.Select(l => l.Key.Rule), Does.Not.Contain(ContactBudgetOptions.QuotaRuleName));
+        });
+    }
+
+    internal static async Task PostAsync(BotApp app, HttpClient client, string text, int n)
+    {
+        var json = JsonSerializer.Serialize(new
+        {
+            msgid = $"optout-msg-{n}",
+            aibotid = "bot01",
+            chattype = "single",
+            from = new { userid = Customer },
+            response_url = $"{app.WeCom.Url}/robot/response/{n}",
+            msgtype = "text",
+            text = new { content = text },
+        });
+        using var response = await client.SendAsync(app.SignedRobotPost(json));
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    internal static async Task<string> WaitForResponseAsync(BotApp app, string path)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (app.WeCom.LogEntries.FirstOrDefault(e => e.RequestMessage?.Path == path)?.RequestMessage?.Body is { } body)
+            {
+                using var json = JsonDocument.Parse(body);
+                return json.RootElement.GetProperty("markdown").GetProperty("content").GetString() ?? "";
+            }
+            await Task.Delay(20);
+        }
+        Assert.Fail($"WeCom received nothing at {path} within {Timeout}");
+        return "";
+    }
+
+    internal static async Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, Func<IReadOnlyList<OutboxItem>, bool> done)
+    {
+        var store = app.Service<OutboxStore>();
+        var deadline = DateTime.UtcNow + Timeout;
+        IReadOnlyList<OutboxItem> items = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            items = await store.ListByCustomerAsync(Customer, 100, CancellationToken.None);
+            if (done(items))
+            {
+                return items;
+            }
+            await Task.Delay(20);
+        }
+        Assert.Fail($"The outbox did not reach the expected state within {Timeout}: {string.Join(", ", items.Select(i => $"{i.Kind}={i.State}"))}");
+        return items;
+    }
+}
