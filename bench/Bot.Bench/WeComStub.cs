@@ -41,7 +41,12 @@ internal sealed class WeComStub : IAsyncDisposable
     public static async Task<WeComStub> StartAsync(string[] args, bool recordWelcomes, CancellationToken ct)
     {
         var builder = WebApplication.CreateBuilder(args);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.ClearProviders();
+        if (!recordWelcomes)
+        {
+            // Standing alone (bare-endpoint), it reports its own failures; inside welcome-latency it stays quiet.
+            builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning);
+        }
         if (!args.Contains("--urls"))
         {
             builder.WebHost.UseUrls("http://127.0.0.1:0");

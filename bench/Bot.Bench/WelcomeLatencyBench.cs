@@ -9,7 +9,7 @@ namespace Bot.Bench;
 /// Callback-to-send_welcome_msg latency: the real host as a child process (Release build of Bot.Host, fresh SQLite,
 /// shipped rules, in-process limiter) with WeCom:ApiBaseUrl at an in-process stub that records when each welcome
 /// arrives. Sends paced 'contact added' callbacks and reports p50/p99 from each callback's send to its welcome's arrival.
-/// Options: --rate R (1000/s) --seconds S (9.5) --warmup N (100). Goal: p99 ≤ 1 s at 1,000 callbacks/s.
+/// Options: --rate R (1000/s) --seconds S (9.5) --warmup N (100) --rules DIR (the shipped rules) --host Bot.Host.dll --keep (keep the host's database). Goal: p99 ≤ 1 s at 1,000 callbacks/s.
 /// </summary>
 internal static class WelcomeLatencyBench
 {
@@ -50,7 +50,7 @@ internal static class WelcomeLatencyBench
         }
         start.Environment["WeCom__ApiBaseUrl"] = stub.Url + "/cgi-bin/";
         start.Environment["ConnectionStrings__Bot"] = $"Data Source={Path.Combine(folder, "bot.db")}";
-        start.Environment["Rules__Path"] = Path.Combine(Path.GetDirectoryName(hostDll)!, "rules");
+        start.Environment["Rules__Path"] = StringArg(args, "--rules") is { } rules ? Path.GetFullPath(rules) : Path.Combine(Path.GetDirectoryName(hostDll)!, "rules");
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Redis__Configuration"] = "";
         using var host = Process.Start(start) ?? throw new InvalidOperationException("the host did not start");
@@ -66,7 +66,18 @@ internal static class WelcomeLatencyBench
                 BaseAddress = new Uri(hostUrl),
                 Timeout = TimeSpan.FromSeconds(30),
             };
-            await WaitHealthyAsync(client, host);
+            try
+            {
+                await WaitHealthyAsync(client, host);
+            }
+            catch (InvalidOperationException)
+            {
+                lock (hostOutput)
+                {
+                    Console.Error.WriteLine(hostOutput);
+                }
+                throw;
+            }
 
             // Warm-up: JIT, token fetch, rule compilation, connection pool; not measured.
             await SendPacedAsync(client, generator, 0, warmup, rate / 4);
@@ -107,10 +118,6 @@ internal static class WelcomeLatencyBench
                 host.Kill(entireProcessTree: true);
                 await host.WaitForExitAsync();
             }
-            if (host.ExitCode is not (0 or 137 or -1) && Environment.GetEnvironmentVariable("BENCH_VERBOSE") is not null)
-            {
-                Console.Error.WriteLine(hostOutput);
-            }
             lock (hostOutput)
             {
                 var errors = hostOutput.ToString().Split('\n').Where(l => l.Contains("fail:", StringComparison.Ordinal) || l.Contains("warn:", StringComparison.Ordinal)).ToArray();
@@ -120,7 +127,14 @@ internal static class WelcomeLatencyBench
                 }
             }
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            Directory.Delete(folder, recursive: true);
+            if (args.Contains("--keep"))
+            {
+                Console.WriteLine($"  database kept: {Path.Combine(folder, "bot.db")}");
+            }
+            else
+            {
+                Directory.Delete(folder, recursive: true);
+            }
         }
     }
 
@@ -198,6 +212,12 @@ internal static class WelcomeLatencyBench
 
     private static double Percentile(IReadOnlyList<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+
+    private static string? StringArg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
 
     private static double DoubleArg(string[] args, string name, double fallback)
     {
