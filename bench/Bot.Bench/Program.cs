@@ -6,7 +6,7 @@ const string Usage = """
     usage: Bot.Bench SUITE [args]
       callbacks-gen FILE N      write N signed, encrypted 'contact added' callbacks ("path?query<TAB>body" a line),
                                 identity from WeCom__CorpId/AgentId/Token/EncodingAesKey (alias: gen-callbacks)
-      bare-endpoint --urls URL  Kestrel answering "success" on GET/POST / and an instant WeCom stub on /cgi-bin/*
+      bare-endpoint --urls URL  Kestrel answering "success" on any path, and an instant WeCom stub on /cgi-bin/*
       crypto [BDN args]         BenchmarkDotNet: verify + decrypt + parse of one callback, and each step alone
       inbox [N]                 inbox group commit vs one transaction per entry, 64 concurrent writers (N=50000)
       apiclient [BDN args]      BenchmarkDotNet: WeComApiClient call vs raw HttpClient against a local stub
@@ -16,7 +16,7 @@ const string Usage = """
       keywords                  keyword matching vs RulesEngine at 100 / 1,000 / 10,000 rules
       welcome-latency [--rate R --seconds S --warmup N --host PATH]
                                 callback → send_welcome_msg latency through the real host (child process)
-    The full callback path under wrk: bench/run-callbacks.sh.
+    The full callback path under wrk: bench/run.sh callbacks [seconds] [connections] (bench/run-callbacks.sh).
     """;
 
 if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
