@@ -1,5 +1,14 @@
--- wrk script: replays pre-signed, encrypted WeCom callbacks from a file (one request a line: "path\tbody"),
--- each thread starting at its own offset so no two requests in flight carry the same callback.
+-- wrk script: replays pre-signed, encrypted WeCom callbacks from a file (one request a line: "path?query\tbody"),
+-- each thread starting at its own offset so no two threads send the same callback.
+-- Arguments (after --): FILE THREADS
+local counter = 0
+
+function setup(thread)
+  -- Runs in the main Lua state once per thread; gives each thread its number.
+  thread:set("thread_number", counter)
+  counter = counter + 1
+end
+
 local requests = {}
 local index = 0
 
@@ -12,7 +21,8 @@ function init(args)
     end
   end
   file:close()
-  index = (tonumber(args[2]) or 0) * math.floor(#requests / (tonumber(args[3]) or 1))
+  local threads = tonumber(args[2]) or 1
+  index = (thread_number or 0) * math.floor(#requests / threads)
 end
 
 function request()

@@ -35,9 +35,7 @@ internal sealed partial class CallbackHandler(
 {
     public async Task HandleAsync(InboxItem item, CancellationToken ct)
     {
-        var parsed = item.Kind.StartsWith("robot/", StringComparison.Ordinal)
-            ? RobotCallbackParser.Parse(item.Body, item.ReceivedAt)
-            : CallbackParser.Parse(item.Body);
+        var parsed = Parse(item);
         var ruleSet = rules.Current;
         using var activity = BotMetrics.ActivitySource.StartActivity("callback.handle");
         activity?.SetTag("callback.kind", item.Kind);
@@ -79,6 +77,45 @@ internal sealed partial class CallbackHandler(
                 break;
         }
     }
+
+    /// <summary>
+    /// A customer's callbacks (added, edited, deleted) stay in order, and so do a group's (created, updated, its
+    /// messages, dismissed) and a staff member's messages; different customers and groups are handled side by side.
+    /// </summary>
+    public string OrderingKey(InboxItem item)
+    {
+        CallbackEvent callback;
+        try
+        {
+            callback = Parse(item).Event;
+        }
+        catch (Exception ex) when (ex is FormatException or System.Xml.XmlException)
+        {
+            // HandleAsync fails on it too and records the failure; any lane will do.
+            return "";
+        }
+        return callback switch
+        {
+            ExternalContactAdded e => "customer:" + e.ExternalUserId,
+            ExternalContactHalfAdded e => "customer:" + e.ExternalUserId,
+            ExternalContactEdited e => "customer:" + e.ExternalUserId,
+            ExternalContactDeletedByGuide e => "customer:" + e.ExternalUserId,
+            GuideDeletedByCustomer e => "customer:" + e.ExternalUserId,
+            ExternalContactTransferFailed e => "customer:" + e.ExternalUserId,
+            ExternalChatCreated e => "chat:" + e.ChatId,
+            ExternalChatUpdated e => "chat:" + e.ChatId,
+            ExternalChatDismissed e => "chat:" + e.ChatId,
+            RobotMessage { ChatId: { Length: > 0 } chatId } => "chat:" + chatId,
+            RobotMessage e => "user:" + e.FromUserId,
+            AppTextMessage e => "user:" + e.FromUserName,
+            _ => "",
+        };
+    }
+
+    private static ParsedCallback Parse(InboxItem item) =>
+        item.Kind.StartsWith("robot/", StringComparison.Ordinal)
+            ? RobotCallbackParser.Parse(item.Body, item.ReceivedAt)
+            : CallbackParser.Parse(item.Body);
 
     private async Task ContactAddedAsync(RuleSet ruleSet, Origin origin, string userId, string externalUserId, string? state, string? welcomeCode, CancellationToken ct)
     {

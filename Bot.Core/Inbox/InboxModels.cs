@@ -66,4 +66,11 @@ public sealed record InboxStats(long Pending, TimeSpan? OldestPendingAge, long P
 public interface IInboxHandler
 {
     Task HandleAsync(InboxItem item, CancellationToken ct);
+
+    /// <summary>
+    /// Callbacks with the same key (the same customer, the same group) are handled one after another in arrival
+    /// order; callbacks with different keys may be handled at the same time. The default, one key for everything,
+    /// handles every callback in turn.
+    /// </summary>
+    string OrderingKey(InboxItem item) => "";
 }

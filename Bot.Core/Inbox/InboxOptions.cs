@@ -12,6 +12,13 @@ public sealed class InboxOptions : IValidatableObject
     [Range(1, 10_000)]
     public int BatchSize { get; set; } = 256;
 
+    /// <summary>
+    /// How many claimed callbacks a worker handles at once. Handling mostly waits (WeCom look-ups, database writes),
+    /// so one at a time falls behind a burst of contacts; callbacks sharing an ordering key still go one by one.
+    /// </summary>
+    [Range(1, 256)]
+    public int HandlerConcurrency { get; set; } = 8;
+
     /// <summary>The most waiting appends the writer commits in one transaction.</summary>
     [Range(1, 10_000)]
     public int WriteBatchSize { get; set; } = 256;

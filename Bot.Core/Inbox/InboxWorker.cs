@@ -115,17 +115,38 @@ internal sealed partial class InboxWorker : BackgroundService
     {
         var leaseUntil = now + _options.LeaseDuration;
         var items = await _store.ClaimAsync(Owner, now, leaseUntil, _options.BatchSize, stoppingToken);
-        foreach (var item in items)
+        // Lanes run side by side; each keeps its callbacks in claim order, and callbacks sharing an ordering key
+        // always share a lane, so one customer's or one group's callbacks are never handled out of order.
+        await Task.WhenAll(items.GroupBy(Lane).Select(lane => HandleLaneAsync(lane, leaseUntil, items.Count, stoppingToken)));
+        return items.Count;
+    }
+
+    private int Lane(InboxItem item)
+    {
+        if (_options.HandlerConcurrency == 1 || _handlers.Length == 0)
+        {
+            return 0;
+        }
+        var key = _handlers.Length == 1
+            ? _handlers[0].OrderingKey(item)
+            : string.Join('\n', _handlers.Select(handler => handler.OrderingKey(item)));
+        return (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_options.HandlerConcurrency);
+    }
+
+    private async Task HandleLaneAsync(IEnumerable<InboxItem> lane, DateTimeOffset leaseUntil, int claimed, CancellationToken stoppingToken)
+    {
+        // Off the claiming thread at once, so the lanes really run together.
+        await Task.Yield();
+        foreach (var item in lane)
         {
             if (_time.GetUtcNow() >= leaseUntil)
             {
                 // The rest of the batch may already be leased to another worker; handling it here could run it twice.
-                Log.LeaseRanOut(_logger, items.Count);
+                Log.LeaseRanOut(_logger, claimed);
                 break;
             }
             await HandleItemAsync(item, stoppingToken);
         }
-        return items.Count;
     }
 
     private async Task HandleItemAsync(InboxItem item, CancellationToken stoppingToken)

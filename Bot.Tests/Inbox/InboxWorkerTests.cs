@@ -196,6 +196,61 @@ public sealed class InboxWorkerTests(TestStorage storage)
         Assert.That(next.Calls.Select(c => c.At), Is.All.EqualTo(_inbox.Time.GetUtcNow()), "taken over without waiting for the lease");
     }
 
+    [Test]
+    public async Task Callbacks_with_different_ordering_keys_are_handled_side_by_side_and_those_sharing_a_key_in_order()
+    {
+        _inbox = await InboxHarness.CreateAsync(storage, o => { o.BatchSize = 64; o.HandlerConcurrency = 8; });
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var handler = new KeyedHandler();
+        var writer = await _inbox.StartWriterAsync();
+        // Stored before the worker starts, so one claim takes them all: "slow" first, then ten other keys and one
+        // key with five callbacks. One at a time, "slow" would wait for the others forever.
+        await writer.AppendAsync(InboxHarness.Entry("slow#0"), CancellationToken.None);
+        for (var i = 0; i < 10; i++)
+        {
+            await writer.AppendAsync(InboxHarness.Entry($"other{i}#0"), CancellationToken.None);
+            if (i < 5)
+            {
+                await writer.AppendAsync(InboxHarness.Entry($"ordered#{i}"), CancellationToken.None);
+            }
+        }
+        await StartAsync(_inbox.Worker(handler));
+
+        await handled.WaitForMeasurementsAsync(16, Timeout);
+
+        Assert.That(handler.Keys.ToList().IndexOf("slow#0"), Is.GreaterThan(0), "another key was handled while slow waited");
+        Assert.That(handler.Keys.Where(k => k.StartsWith("ordered", StringComparison.Ordinal)),
+            Is.EqualTo(Enumerable.Range(0, 5).Select(i => $"ordered#{i}")), "one key's callbacks in arrival order");
+        Assert.That(handler.Keys, Has.Count.EqualTo(16));
+    }
+
+    /// <summary>Orders by the part of the entry's key before '#'; "slow" waits until another key has been handled.</summary>
+    private sealed class KeyedHandler : IInboxHandler
+    {
+        private readonly TaskCompletionSource _otherHandled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _keys = new();
+
+        public IReadOnlyList<string> Keys => [.. _keys];
+
+        public string OrderingKey(InboxItem item) => Key(item).Split('#')[0];
+
+        public async Task HandleAsync(InboxItem item, CancellationToken ct)
+        {
+            var key = Key(item);
+            if (key == "slow#0")
+            {
+                await _otherHandled.Task.WaitAsync(ct);
+            }
+            else
+            {
+                _otherHandled.TrySetResult();
+            }
+            _keys.Enqueue(key);
+        }
+
+        private static string Key(InboxItem item) => item.Body["<xml><Key>".Length..item.Body.IndexOf("</Key>", StringComparison.Ordinal)];
+    }
+
     [TestCase(1, 0.0, 1000)]
     [TestCase(1, 1.0, 2000)]
     [TestCase(3, 1.0, 8000)]
