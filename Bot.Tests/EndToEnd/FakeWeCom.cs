@@ -115,6 +115,14 @@ internal static class FakeWeCom
         return server.LogEntries.Where(e => e.RequestMessage!.Path == full).ToList();
     }
 
+    /// <summary>The status WireMock answered; a mapping without WithStatusCode answers 200 and records null.</summary>
+    public static int StatusOf(ILogEntry entry) => entry.ResponseMessage?.StatusCode switch
+    {
+        null => 200,
+        System.Net.HttpStatusCode status => (int)status,
+        var other => Convert.ToInt32(other, System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     public static JsonElement Json(ILogEntry entry) => JsonDocument.Parse(entry.RequestMessage!.Body!).RootElement;
 
     /// <summary>Polls WireMock's log until <paramref name="count"/> matching calls arrived (the outbox sends in the background).</summary>
