@@ -121,8 +121,8 @@ public sealed class KubernetesManifestTests
             Assert.That(DeployFiles.Str(Bot["securityContext"]!["allowPrivilegeEscalation"]), Is.EqualTo("false"));
             Assert.That(DeployFiles.Str(Bot["securityContext"]!["readOnlyRootFilesystem"]), Is.EqualTo("true"));
         });
-        Assert.That(DeployFiles.ReadText("k8s", "deployment.yaml"), Does.Contain("PLACEHOLDER"),
-            "the resource figures stay marked until they are sized from the benchmarks");
+        Assert.That(DeployFiles.ReadText("k8s", "deployment.yaml"), Does.Not.Contain("PLACEHOLDER").And.Contain("bench/RESULTS.md"),
+            "the resource figures say which measurements they were sized from");
     }
 
     private static void AssertSelects(JsonObject selector, JsonObject podLabels)
