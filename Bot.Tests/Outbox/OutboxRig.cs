@@ -53,11 +53,12 @@ internal sealed class OutboxRig : IAsyncDisposable
     }
 
     public async Task<OutboxDispatcher> StartDispatcherAsync(
-        IOutboxSender sender, IQuotaLimiter limiter, OutboxOptions? options = null, ILogger<OutboxDispatcher>? logger = null, RigInstance? instance = null)
+        IOutboxSender sender, IQuotaLimiter limiter, OutboxOptions? options = null, ILogger<OutboxDispatcher>? logger = null, RigInstance? instance = null,
+        QuotaCatalog? catalog = null)
     {
         instance ??= Instance;
         var dispatcher = new OutboxDispatcher(
-            instance.Store, instance.Signal, sender, limiter, new QuotaCatalog(), Options.Create(options ?? new OutboxOptions()), Time,
+            instance.Store, instance.Signal, sender, limiter, catalog ?? new QuotaCatalog(), Options.Create(options ?? new OutboxOptions()), Time,
             logger ?? NullLogger<OutboxDispatcher>.Instance);
         _dispatchers.Add(dispatcher);
         await dispatcher.StartAsync(CancellationToken.None);
