@@ -14,7 +14,7 @@ namespace Bot.Core.Automation;
 /// Refusals (an opened lottery edited) are logged and the stored definition stays in force.
 /// </summary>
 internal sealed partial class CampaignRuleSync(
-    RuleSetProvider rules, LotteryService lotteries, SeedingService seeding, ILogger<CampaignRuleSync> logger) : IHostedService
+    RuleSetProvider rules, LotteryService lotteries, SeedingService seeding, OutboxWriter outbox, ILogger<CampaignRuleSync> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -40,6 +40,37 @@ internal sealed partial class CampaignRuleSync(
             Log.LotteryRefused(logger, refusal);
         }
         await seeding.UpdateScripts(ruleSet.Seeding.Select(ToScript).ToList(), ct);
+        await SyncWelcomeTemplatesAsync(ruleSet, ct);
+    }
+
+    /// <summary>
+    /// Group welcomes on the welcome_template channel are WeCom's own material, sent by WeCom to each joiner once a
+    /// group owner selects it. Each distinct text is created once (the idempotency key is the rule and its text, so every
+    /// instance and every reload agree); the template id WeCom returns is on the outbox item for operators.
+    /// </summary>
+    private async Task SyncWelcomeTemplatesAsync(RuleSet ruleSet, CancellationToken ct)
+    {
+        var requests = new List<OutboxRequest>();
+        foreach (var rule in ruleSet.GroupWelcome.Where(r => r.Channel == GroupChannel.WelcomeTemplate))
+        {
+            // WeCom fills %NICKNAME% with the joiner's name; the group's name is not known to a shared template.
+            var text = rule.Render("%NICKNAME%", "").Text;
+            var template = new GroupWelcomeTemplate { Text = new MessageText(text), Notify = 1 };
+            var payload = OutboundPayloads.Serialize(template);
+            requests.Add(new OutboxRequest
+            {
+                Kind = OutboxKinds.GroupWelcomeTemplate,
+                Target = rule.Source.Name,
+                Payload = payload,
+                IdempotencyKey = $"welcome-template:{rule.Source.Name}:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(payload)))[..16]}",
+                QuotaSubject = new QuotaSubject("externalcontact/group_welcome_template/add"),
+                Provenance = new OutboxProvenance(null, rule.Source.Name, rule.Source.File, rule.Source.Line, ruleSet.Version),
+            });
+        }
+        if (requests.Count > 0)
+        {
+            await outbox.EnqueueBatchAsync(requests, ct);
+        }
     }
 
     internal static LotteryDefinition ToDefinition(LotteryRule rule) => new(

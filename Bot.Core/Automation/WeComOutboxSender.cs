@@ -97,6 +97,8 @@ public sealed partial class WeComOutboxSender(
             case OutboxKinds.SeedingPost or OutboxKinds.Broadcast:
                 var task = await api.AddMsgTemplateAsync(OutboundPayloads.Deserialize<AddMsgTemplateRequest>(item.Payload), ct);
                 return task.MsgId;
+            case OutboxKinds.GroupWelcomeTemplate:
+                return await api.AddGroupWelcomeTemplateAsync(OutboundPayloads.Deserialize<GroupWelcomeTemplate>(item.Payload), ct);
             case OutboxKinds.AppMessage:
                 return (await api.SendAppMessageAsync(OutboundPayloads.Deserialize<AppMessage>(item.Payload), ct)).MsgId;
             default:

@@ -45,6 +45,7 @@ public static class OutboxKinds
     public const string Broadcast = "broadcast";
     public const string AppMessage = "app_message";
     public const string AddCorpTag = "add_corp_tag";
+    public const string GroupWelcomeTemplate = "group_welcome_template";
 
     /// <summary>send_welcome_msg accepts a welcome_code for 20 s after the event (FACTS 5.2).</summary>
     public static readonly TimeSpan WelcomeDeadline = TimeSpan.FromSeconds(20);
@@ -62,6 +63,7 @@ public static class OutboxKinds
         Broadcast => (OutboxLane.Bulk, false),
         AppMessage => (OutboxLane.Interactive, false),
         AddCorpTag => (OutboxLane.Interactive, false),
+        GroupWelcomeTemplate => (OutboxLane.Group, false),
         _ => null,
     };
 }
