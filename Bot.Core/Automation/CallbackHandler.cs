@@ -308,8 +308,7 @@ internal sealed partial class CallbackHandler(
     {
         try
         {
-            var customer = await directory.GetCustomerAsync(externalUserId, ct);
-            return customer.FollowUsers.SelectMany(f => f.Tags).Select(t => $"{t.GroupName}/{t.TagName}").ToHashSet();
+            return await directory.GetCustomerTagNamesAsync(externalUserId, ct);
         }
         catch (WeComApiException ex) when (ex.Class == WeComErrorClass.Permanent)
         {

@@ -35,6 +35,10 @@ public sealed class WeComDirectory(WeComApiClient api, IMemoryCache cache)
             return await api.GetGroupChatAsync(chatId, ct);
         }))!;
 
+    /// <summary>The customer's corp tags as "group/tag" names, across every guide who follows them.</summary>
+    public async Task<IReadOnlyCollection<string>> GetCustomerTagNamesAsync(string externalUserId, CancellationToken ct) =>
+        (await GetCustomerAsync(externalUserId, ct)).FollowUsers.SelectMany(f => f.Tags).Select(t => $"{t.GroupName}/{t.TagName}").ToHashSet();
+
     public void ForgetGroup(string chatId) => cache.Remove(("group", chatId));
 
     public void ForgetCustomer(string externalUserId) => cache.Remove(("customer", externalUserId));

@@ -123,17 +123,11 @@ public static class AdminEndpoints
         {
             return TypedResults.Problem("externalUserId is required.", statusCode: StatusCodes.Status400BadRequest);
         }
-        var tags = request.Tags ?? await CustomerTagsAsync(directory, request.ExternalUserId, ct);
+        var tags = request.Tags ?? await directory.GetCustomerTagNamesAsync(request.ExternalUserId, ct);
         var outcome = await lotteries.EnterAsync(name, request.ExternalUserId, null, tags.ToList(), "http", ct);
         return outcome == LotteryEntryOutcome.UnknownLottery
             ? TypedResults.Problem($"No lottery named '{name}'.", statusCode: StatusCodes.Status404NotFound)
             : TypedResults.Ok(new LotteryEntryResponse(outcome.ToString()));
-    }
-
-    private static async Task<IReadOnlyList<string>> CustomerTagsAsync(Bot.Core.Automation.WeComDirectory directory, string externalUserId, CancellationToken ct)
-    {
-        var customer = await directory.GetCustomerAsync(externalUserId, ct);
-        return customer.FollowUsers.SelectMany(f => f.Tags).Select(t => $"{t.GroupName}/{t.TagName}").Distinct().ToList();
     }
 
     private static async Task<Ok<IReadOnlyList<SeedingPostRow>>> GetSeedingScheduleAsync(SeedingStore seeding, CancellationToken ct, string? chatId = null) =>
