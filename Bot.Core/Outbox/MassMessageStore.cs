@@ -31,7 +31,19 @@ public sealed record MassMessageTaskView
 }
 
 /// <summary>One recipient's fate as recorded from get_groupmsg_send_result.</summary>
-public sealed record MassMessageRecipient(string Sender, string Recipient, int Status, long? SendTime);
+public sealed record MassMessageRecipient
+{
+    public string Sender { get; init; } = "";
+
+    /// <summary>The external user id, or the chat id for a task sent to customer groups.</summary>
+    public string Recipient { get; init; } = "";
+
+    /// <summary>0 not sent, 1 sent, 2 not a friend any more, 3 already received another mass message (FACTS 6.3).</summary>
+    public int Status { get; init; }
+
+    /// <summary>Unix seconds, as WeCom reports it.</summary>
+    public long? SendTime { get; init; }
+}
 
 /// <summary>Mass-message tasks awaiting or past their sender's confirmation. Times are Unix milliseconds (UTC).</summary>
 public sealed class MassMessageStore(BotDatabase database)

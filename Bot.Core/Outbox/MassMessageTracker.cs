@@ -97,7 +97,10 @@ public sealed partial class MassMessageTracker(
             {
                 var page = await api.GetGroupMsgSendResultAsync(task.MsgId, sender, PageSize, cursor, ct);
                 recipients.AddRange(page.Results.Select(r =>
-                    new MassMessageRecipient(sender, r.ExternalUserId ?? r.ChatId ?? "", r.Status, r.SendTime)));
+                    new MassMessageRecipient
+                    {
+                        Sender = sender, Recipient = r.ExternalUserId ?? r.ChatId ?? "", Status = r.Status, SendTime = r.SendTime,
+                    }));
                 cursor = page.NextCursor;
             }
             while (cursor is not null);
