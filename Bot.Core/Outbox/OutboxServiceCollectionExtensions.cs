@@ -1,6 +1,7 @@
 using Bot.Core.Contacts;
 using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
+using Bot.Core.Seeding;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -23,6 +24,7 @@ public static class OutboxServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OutboxStore>();
         builder.Services.TryAddSingleton<OutboxSignal>();
+        builder.Services.TryAddSingleton<MassMessageStore>();
         builder.Services.TryAddSingleton(sp => new OutboxWriter(
             sp.GetRequiredService<OutboxStore>(), sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new BroadcastService(
@@ -39,6 +41,21 @@ public static class OutboxServiceCollectionExtensions
             sp.GetService<BotMetrics>(),
             sp.GetRequiredService<ContactPreferenceStore>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
+        return builder;
+    }
+
+    /// <summary>
+    /// Tracks sent mass-message tasks (seeding posts, broadcasts) until their senders confirm them (section
+    /// <c>MassMessages</c>). Needs <c>AddStorage</c> and <c>AddWeComApi</c>.
+    /// </summary>
+    public static IHostApplicationBuilder AddMassMessageTracking(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptionsWithValidateOnStart<MassMessageOptions, MassMessageOptionsValidator>().BindConfiguration(MassMessageOptions.Section);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<MassMessageStore>();
+        builder.Services.TryAddSingleton<SeedingStore>();
+        builder.Services.TryAddSingleton<MassMessageTracker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MassMessageTracker>());
         return builder;
     }
 }

@@ -41,6 +41,7 @@ public static class AdminEndpoints
         admin.MapGet("/lotteries/{name}", GetLotteryAuditAsync);
         admin.MapPost("/lotteries/{name}/entries", EnterLotteryAsync);
         admin.MapGet("/seeding", GetSeedingScheduleAsync);
+        admin.MapGet("/mass-messages", ListMassMessagesAsync);
 
         // Anyone may recompute a draw: commitment before, seed, entries and winners after.
         app.MapGet("/lottery/{name}/audit", GetLotteryAuditAsync);
@@ -132,4 +133,9 @@ public static class AdminEndpoints
 
     private static async Task<Ok<IReadOnlyList<SeedingPostRow>>> GetSeedingScheduleAsync(SeedingStore seeding, CancellationToken ct, string? chatId = null) =>
         TypedResults.Ok(await seeding.GetScheduleAsync(chatId, ct));
+
+    /// <summary>Tracked mass-message tasks, newest first, with their confirmation state and recipient counts.</summary>
+    private static async Task<Ok<IReadOnlyList<MassMessageTaskView>>> ListMassMessagesAsync(
+        MassMessageStore store, CancellationToken ct, string? state = null, int limit = 100) =>
+        TypedResults.Ok(await store.ListAsync(state, Math.Clamp(limit, 1, 1000), ct));
 }
