@@ -33,6 +33,7 @@ builder.AddRateLimiting();       // WeCom quotas (Redis or in-process)
 builder.AddOutbox();             // durable outbox and dispatcher
 builder.AddLottery();            // commit-reveal lottery draws
 builder.AddSeeding();            // trumpet seeding schedules
+builder.AddMassMessageTracking(); // trumpet confirmation, reminders, per-recipient results
 builder.AddAutomation();         // callbacks → rules → outbox → WeCom
 builder.AddObservability();      // /metrics, traces
 builder.AddHealth();             // /healthz, /readyz
