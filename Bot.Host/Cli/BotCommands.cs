@@ -208,6 +208,11 @@ public static class BotCommands
         builder.Configuration.Sources.Insert(0, shipped);
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (builder.Configuration.GetSection(Bot.Core.Redis.RedisOptions.Section).Get<Bot.Core.Redis.RedisOptions>() is not { Enabled: true })
+        {
+            // Without Redis the counters live inside the running service; this process can only show its own, empty ones.
+            error.WriteLine("preflight: Redis is not configured; counters start empty here, so only limits are checked");
+        }
         builder.AddRateLimiting();
         builder.Services.AddSingleton<QuotaPreflight>();
         using var host = builder.Build();
