@@ -77,7 +77,7 @@ public sealed class BroadcastService
         Validator.ValidateObject(request, new ValidationContext(request), validateAllProperties: true);
         var attachments = request.AttachmentsJson is null ? null : JsonNode.Parse(request.AttachmentsJson)?.AsArray()
             ?? throw new ArgumentException("AttachmentsJson must be a JSON array", nameof(request));
-        var targets = request.Targets.Where(t => !string.IsNullOrWhiteSpace(t)).Distinct(StringComparer.Ordinal).ToList();
+        var targets = DistinctTargets(request.Targets);
         var now = _time.GetUtcNow();
 
         await using var connection = await _database.OpenAsync(ct);
@@ -124,12 +124,20 @@ public sealed class BroadcastService
             ExternalUserId = groups ? null : target,
             Payload = payload.ToJsonString(),
             IdempotencyKey = $"broadcast:{broadcastId}:{target}",
-            QuotaSubject = groups
-                ? new QuotaSubject(Api, Sender: request.Sender, ChatIds: [target])
-                : new QuotaSubject(Api, Sender: request.Sender, ExternalUserIds: [target]),
+            QuotaSubject = QuotaSubjectFor(request.TargetKind, request.Sender, target),
             BroadcastId = broadcastId,
         };
     }
+
+    /// <summary>What one broadcast item counts against; shared with <see cref="QuotaPreflight"/> so both see the same counters.</summary>
+    internal static QuotaSubject QuotaSubjectFor(BroadcastTargetKind kind, string sender, string target) =>
+        kind == BroadcastTargetKind.Groups
+            ? new QuotaSubject(Api, Sender: sender, ChatIds: [target])
+            : new QuotaSubject(Api, Sender: sender, ExternalUserIds: [target]);
+
+    /// <summary>The targets a broadcast sends to: blanks dropped, duplicates once, in the order given.</summary>
+    internal static List<string> DistinctTargets(IEnumerable<string> targets) =>
+        targets.Where(t => !string.IsNullOrWhiteSpace(t)).Distinct(StringComparer.Ordinal).ToList();
 
     public async Task<BroadcastProgress?> GetProgressAsync(long id, CancellationToken ct)
     {

@@ -29,6 +29,7 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<OutboxStore>(), sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new BroadcastService(
             sp.GetRequiredService<BotDatabase>(), sp.GetRequiredService<OutboxWriter>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.TryAddSingleton<QuotaPreflight>();
         builder.Services.TryAddSingleton(sp => new OutboxDispatcher(
             sp.GetRequiredService<OutboxStore>(),
             sp.GetRequiredService<OutboxSignal>(),

@@ -59,6 +59,15 @@ public readonly record struct QuotaDecision(QuotaDecisionKind Kind, TimeSpan Ret
 }
 
 /// <summary>
+/// One counter as a decision at this instant would see it: units counted in its window or period, its limit, and how
+/// long a decision over this counter alone would wait (zero when it has room and is not paused).
+/// </summary>
+public readonly record struct QuotaUsage(QuotaKey Key, long Used, int Limit, TimeSpan RetryAfter)
+{
+    public long Remaining => Math.Max(0, Limit - Used);
+}
+
+/// <summary>
 /// Quota enforcement shared by every sender. Two implementations with identical semantics: Redis (all instances
 /// share the counters) and in-process (single-instance mode). Acquisition is all-or-nothing across the given limits,
 /// so a send that would break any one quota takes nothing from the others.
@@ -69,6 +78,12 @@ public interface IQuotaLimiter
 
     /// <summary>Blocks a counter for everyone until <paramref name="duration"/> has passed (WeCom answered 45009 or 45033).</summary>
     ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads each counter, in the order given, without taking anything (for pre-flight reports); null when the shared
+    /// limiter cannot be reached.
+    /// </summary>
+    ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken);
 }
 
 /// <summary>

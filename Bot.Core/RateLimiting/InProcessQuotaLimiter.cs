@@ -62,6 +62,32 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
         }
     }
 
+    public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        cancellationToken.ThrowIfCancellationRequested();
+        var usages = new QuotaUsage[limits.Count];
+        var now = Now();
+        for (var i = 0; i < limits.Count; i++)
+        {
+            var limit = limits[i];
+            Validate(limit);
+            // A missing counter is an empty one; looking it up must not create it, or peeks would keep it alive.
+            if (!_counters.TryGetValue(limit.Key, out var counter))
+            {
+                usages[i] = new QuotaUsage(limit.Key, 0, limit.Limit, TimeSpan.Zero);
+                continue;
+            }
+            lock (counter)
+            {
+                // WaitMs only rolls the window forward to now, which every later decision would do anyway.
+                var wait = counter.WaitMs(limit, now, _clock);
+                usages[i] = new QuotaUsage(limit.Key, counter.Used, limit.Limit, TimeSpan.FromMilliseconds(wait));
+            }
+        }
+        return ValueTask.FromResult<IReadOnlyList<QuotaUsage>?>(usages);
+    }
+
     public void Dispose() => _sweeper.Dispose();
 
     private QuotaDecision AcquireOne(QuotaLimit limit)
@@ -280,6 +306,9 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
             }
             return wait;
         }
+
+        /// <summary>Units in the window or period; current only right after <see cref="WaitMs"/>.</summary>
+        public long Used => _sum;
 
         /// <summary>Takes one unit; only after <see cref="WaitMs"/> answered 0 for the same instant.</summary>
         public void Take()

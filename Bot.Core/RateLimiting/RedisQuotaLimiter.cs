@@ -95,9 +95,58 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
         return 0
         """;
 
+    // Same KEYS and ARGV as AcquireSource; reads only. Returns {used, wait ms} per limit, in order, with the same
+    // arithmetic as the acquire script so a peek answers what a decision at that instant would.
+    internal const string PeekSource = """
+        local now = tonumber(ARGV[1])
+        local n = #KEYS / 2
+        local out = {}
+        for i = 1, n do
+          local base = 2 + (i - 1) * 4
+          local kind, limit = ARGV[base], tonumber(ARGV[base + 1])
+          local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+          local wait, used = 0, 0
+          local paused = tonumber(redis.call('GET', KEYS[2 * i]) or 0)
+          if paused > now then wait = paused - now end
+          if kind == 's' then
+            local lo = math.floor(now / a) - b
+            local fields = redis.call('HGETALL', KEYS[2 * i - 1])
+            local live = {}
+            for j = 1, #fields, 2 do
+              local index = tonumber(fields[j])
+              if index >= lo then
+                local count = tonumber(fields[j + 1])
+                used = used + count
+                live[#live + 1] = {index, count}
+              end
+            end
+            if used >= limit then
+              table.sort(live, function(x, y) return x[1] < y[1] end)
+              local excess = used - limit + 1
+              for _, bucket in ipairs(live) do
+                excess = excess - bucket[2]
+                if excess <= 0 then
+                  local free = (bucket[1] + b + 1) * a - now
+                  if free > wait then wait = free end
+                  break
+                end
+              end
+            end
+          else
+            local state = redis.call('HMGET', KEYS[2 * i - 1], 'p', 'n')
+            if tonumber(state[1]) == a then used = tonumber(state[2]) or 0 end
+            if used >= limit and b - now > wait then wait = b - now end
+          end
+          out[2 * i - 1] = used
+          out[2 * i] = wait
+        end
+        return out
+        """;
+
     // Prepared once; SE.Redis sends EVALSHA and reloads the script by itself after a NOSCRIPT (e.g. a restarted Redis).
     internal static readonly LuaScript AcquireScript = LuaScript.Prepare(AcquireSource);
     private static readonly LuaScript PauseScript = LuaScript.Prepare(PauseSource);
+    private static readonly LuaScript PeekScript = LuaScript.Prepare(PeekSource);
 
     private static readonly RedisValue Sliding = "s";
     private static readonly RedisValue Calendar = "c";
@@ -193,6 +242,41 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
             Unavailable(ex.Message);
             Log.PauseLost(_logger, key.Rule, key.Subject, ex);
         }
+    }
+
+    public async ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (limits.Count == 0)
+        {
+            return [];
+        }
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var (keys, args) = ScriptArguments(limits, now);
+        if (!_redis.IsConnected)
+        {
+            Unavailable("no connection to Redis");
+            return null;
+        }
+        RedisResult result;
+        try
+        {
+            result = await _redis.GetDatabase().ScriptEvaluateAsync(PeekScript.ExecutableScript, keys, args).WaitAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Unavailable(ex.Message);
+            return null;
+        }
+        MarkHealthy();
+        var reply = (RedisResult[])result!;
+        var usages = new QuotaUsage[limits.Count];
+        for (var i = 0; i < limits.Count; i++)
+        {
+            usages[i] = new QuotaUsage(limits[i].Key, (long)reply[2 * i], limits[i].Limit, TimeSpan.FromMilliseconds((long)reply[2 * i + 1]));
+        }
+        return usages;
     }
 
     internal (RedisKey[] Keys, RedisValue[] Args) ScriptArguments(IReadOnlyList<QuotaLimit> limits, long now)

@@ -36,6 +36,7 @@ public static class AdminEndpoints
         admin.MapGet("/outbox/{state}", ListOutboxAsync);
         admin.MapGet("/customers/{externalUserId}/explain", ExplainAsync);
         admin.MapPost("/broadcasts", StartBroadcastAsync);
+        admin.MapPost("/broadcasts/preflight", PreflightBroadcastAsync);
         admin.MapGet("/broadcasts", ListBroadcastsAsync);
         admin.MapGet("/broadcasts/{id:long}", GetBroadcastAsync);
         admin.MapGet("/lotteries/{name}", GetLotteryAuditAsync);
@@ -101,6 +102,20 @@ public static class AdminEndpoints
         }
         var summary = await broadcasts.StartAsync(request, ct);
         return TypedResults.Created($"/admin/broadcasts/{summary.Id}", summary);
+    }
+
+    /// <summary>Same body as POST /broadcasts; starts nothing. 503 while the shared limiter (Redis) cannot be read.</summary>
+    private static async Task<Results<Ok<PreflightReport>, ValidationProblem, ProblemHttpResult>> PreflightBroadcastAsync(
+        BroadcastRequest request, QuotaPreflight preflight, CancellationToken ct)
+    {
+        var errors = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(request, new(request), errors, validateAllProperties: true))
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary(e => e.MemberNames.FirstOrDefault() ?? "", e => new[] { e.ErrorMessage ?? "" }));
+        }
+        return await preflight.CheckAsync(request, ct) is { } report
+            ? TypedResults.Ok(report)
+            : TypedResults.Problem("The quota limiter cannot be reached; try again.", statusCode: StatusCodes.Status503ServiceUnavailable);
     }
 
     private static async Task<Ok<IReadOnlyList<BroadcastSummary>>> ListBroadcastsAsync(BroadcastService broadcasts, CancellationToken ct) =>

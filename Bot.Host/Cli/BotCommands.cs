@@ -2,6 +2,7 @@ using System.Text.Json;
 using Bot.Core.Automation;
 using Bot.Core.Inbox;
 using Bot.Core.Outbox;
+using Bot.Core.RateLimiting;
 using Bot.Core.Lottery;
 using Bot.Core.Rules;
 using Bot.Core.Storage;
@@ -25,6 +26,9 @@ public static class BotCommands
           Bot.Host rules backtest PATH --since 24h       replay stored callbacks through the rules at PATH and the live ones and
                                                          print the difference in planned actions; exit 0 none, 1 some, 2 load error
           Bot.Host explain CUSTOMER                      what a customer was sent or tagged with, and which rule and callback caused it
+          Bot.Host preflight --groups A,B --sender USER  before a broadcast to these groups (or --customers): per target allowed,
+                                                         delayed or skipped under the quotas, and the estimated finish; reads
+                                                         the shared Redis counters when Redis is configured
           Bot.Host lottery verify NAME                   recompute a drawn lottery's winners from its revealed seed and entries
           Bot.Host sample-callback [BASE_URL]            print a curl command posting a signed, encrypted "contact added" callback
           Bot.Host healthcheck URL                       exit 0 when URL answers 2xx within 3 s (container health check)
@@ -44,13 +48,15 @@ public static class BotCommands
                 return RulesCommands.Check(path, Console.Out);
             case ["rules", "simulate", var path, "--event", var file]:
                 return Simulate(path, file, Console.Out, Console.Error);
+            case ["preflight", "--groups" or "--customers", var list, "--sender", var sender]:
+                return await PreflightAsync(args[1] == "--groups" ? BroadcastTargetKind.Groups : BroadcastTargetKind.Customers, list, sender, output, error);
             case ["lottery", "verify", var name]:
                 return await VerifyLotteryAsync(name);
             case ["sample-callback", .. var rest]:
                 return SampleCallback(rest.Length > 0 ? rest[0] : "http://localhost:5000", Console.Out);
             case ["healthcheck", var url]:
                 return await HealthCheckAsync(url);
-            case ["rules" or "lottery" or "explain" or "help" or "--help" or "-h", ..]:
+            case ["rules" or "lottery" or "explain" or "preflight" or "help" or "--help" or "-h", ..]:
                 Console.Error.WriteLine(Usage);
                 return args[0] is "help" or "--help" or "-h" ? 0 : 2;
             default:
@@ -188,6 +194,44 @@ public static class BotCommands
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddStorage();
         return builder;
+    }
+
+    private static async Task<int> PreflightAsync(BroadcastTargetKind kind, string list, string sender, TextWriter output, TextWriter error)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        var shipped = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+        {
+            Path = Path.Combine(AppContext.BaseDirectory, "appsettings.json"),
+            Optional = true,
+        };
+        shipped.ResolveFileProvider();
+        builder.Configuration.Sources.Insert(0, shipped);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (builder.Configuration.GetSection(Bot.Core.Redis.RedisOptions.Section).Get<Bot.Core.Redis.RedisOptions>() is not { Enabled: true })
+        {
+            // Without Redis the counters live inside the running service; this process can only show its own, empty ones.
+            error.WriteLine("preflight: Redis is not configured; counters start empty here, so only limits are checked");
+        }
+        builder.AddRateLimiting();
+        builder.Services.AddSingleton<QuotaPreflight>();
+        using var host = builder.Build();
+        var targets = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var report = await host.Services.GetRequiredService<QuotaPreflight>().CheckAsync(kind, sender, targets, CancellationToken.None);
+        if (report is null)
+        {
+            error.WriteLine("preflight: the quota limiter (Redis) cannot be reached");
+            return 1;
+        }
+        output.WriteLine($"receiving rule {report.ReceivingRule}, at {report.At:u}");
+        output.WriteLine($"{"TARGET",-32} {"STATUS",-8} {"AT",-20} BLOCKED BY");
+        foreach (var t in report.Targets)
+        {
+            output.WriteLine($"{t.Target,-32} {t.Status,-8} {t.At,-20:u} {t.BlockedBy ?? "-"}");
+        }
+        output.WriteLine($"{report.Allowed} allowed, {report.Delayed} delayed, {report.Skipped} skipped; "
+            + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "nothing would go out in this period"));
+        return 0;
     }
 
     private static async Task<int> VerifyLotteryAsync(string name)

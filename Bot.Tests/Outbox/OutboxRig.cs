@@ -202,6 +202,10 @@ internal sealed class TestQuotaLimiter(TimeProvider time, Func<QuotaLimit, Quota
 
     public QuotaLimit Scale(QuotaLimit limit) => scale is null ? limit : scale(limit);
 
+    // The dispatcher never peeks; pre-flight runs against the real limiters.
+    public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken) =>
+        throw new NotSupportedException();
+
     public ValueTask<QuotaDecision> TryAcquireAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _acquireCalls);

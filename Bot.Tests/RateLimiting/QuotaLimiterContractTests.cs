@@ -219,6 +219,49 @@ public abstract class QuotaLimiterContractTests
         Assert.That(allowed, Is.EqualTo(100));
     }
 
+    [Test]
+    public async Task Peek_reads_used_units_and_the_wait_a_decision_would_answer_without_taking_any()
+    {
+        var limiter = CreateLimiter();
+        var sliding = new QuotaLimit(NewKey(), 3, TimeSpan.FromMinutes(1));
+        var daily = QuotaLimit.PerCalendar(NewKey(), 1, QuotaCalendar.Day);
+        var untouched = new QuotaLimit(NewKey(), 5, TimeSpan.FromMinutes(1));
+        Assert.That((await AcquireAsync(limiter, sliding)).IsAllowed);
+        Time.Advance(TimeSpan.FromSeconds(20));
+        Assert.That((await AcquireAsync(limiter, sliding)).IsAllowed);
+        Assert.That((await AcquireAsync(limiter, daily)).IsAllowed);
+
+        var first = (await limiter.PeekAsync([sliding, daily, untouched], CancellationToken.None))!;
+        var second = (await limiter.PeekAsync([sliding, daily, untouched], CancellationToken.None))!;
+
+        Assert.That(first, Is.EqualTo(new[]
+        {
+            new QuotaUsage(sliding.Key, 2, 3, TimeSpan.Zero),
+            // 10:00:20 in Shanghai: the day ends in 13 h 59 min 40 s.
+            new QuotaUsage(daily.Key, 1, 1, new TimeSpan(13, 59, 40)),
+            new QuotaUsage(untouched.Key, 0, 5, TimeSpan.Zero),
+        }));
+        Assert.That(second, Is.EqualTo(first), "a peek takes nothing");
+        Assert.That((await AcquireAsync(limiter, sliding)).IsAllowed, "the third unit is still there after two peeks");
+        var full = (await limiter.PeekAsync([sliding], CancellationToken.None))![0];
+        var refused = await AcquireAsync(limiter, sliding);
+        Assert.That(full, Is.EqualTo(new QuotaUsage(sliding.Key, 3, 3, refused.RetryAfter)));
+        Assert.That(full.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(41)));
+    }
+
+    [Test]
+    public async Task Peek_of_a_paused_counter_with_room_answers_the_pause()
+    {
+        var limiter = CreateLimiter();
+        var limit = new QuotaLimit(NewKey(), 10, TimeSpan.FromMinutes(1));
+        await limiter.PauseAsync(limit.Key, TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        var usage = (await limiter.PeekAsync([limit], CancellationToken.None))![0];
+
+        Assert.That(usage, Is.EqualTo(new QuotaUsage(limit.Key, 0, 10, TimeSpan.FromSeconds(30))));
+        Assert.That(usage.Remaining, Is.EqualTo(10));
+    }
+
     protected static ValueTask<QuotaDecision> AcquireAsync(IQuotaLimiter limiter, QuotaLimit limit) =>
         limiter.TryAcquireAsync([limit], CancellationToken.None);
 }

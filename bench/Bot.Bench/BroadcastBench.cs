@@ -135,6 +135,10 @@ public static class BroadcastBench
 
         public ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
+        // The dispatcher never peeks; pre-flight runs against the real limiters.
+        public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
         private Queue<DateTimeOffset> Used(QuotaKey key)
         {
             if (!_used.TryGetValue(key, out var used))
