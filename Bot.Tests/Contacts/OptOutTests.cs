@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using System.Text.Json;
 using Bot.Core.Contacts;
@@ -55,6 +56,52 @@ public sealed class OptOutTests
             Assert.That(paths, Does.Not.Contain("/robot/response/2").And.Not.Contain("/robot/response/3"));
             Assert.That(paths.Where(p => p.Contains("mark_tag", StringComparison.Ordinal)), Is.Empty);
         });
+    }
+
+    [Test]
+    public async Task A_broadcast_to_customers_skips_the_opted_out_one_visibly_and_reaches_the_others()
+    {
+        using var app = new BotApp();
+        app.WeCom.Given(Request.Create().WithPath("/robot/response/*").UsingPost())
+            .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
+        app.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
+            .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgBROADCAST", fail_list = Array.Empty<string>() }));
+        using var client = app.CreateClient();
+        await PostAsync(app, client, "退订", 1);
+        await WaitForResponseAsync(app, "/robot/response/1");
+
+        using var admin = app.CreateAdminClient();
+        var created = await admin.PostAsJsonAsync("/admin/broadcasts", new
+        {
+            name = "winter-menu",
+            text = "冬季新品上市",
+            targetKind = 1, // Customers
+            sender = "guide01",
+            targets = new[] { Customer, "wmSTILLIN0001" },
+        });
+        Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+
+        var refused = await WaitForItemsAsync(app, items => items.Any(i => i.Kind == OutboxKinds.Broadcast && i.State == OutboxState.Failed));
+        Assert.That(refused.Single(i => i.Kind == OutboxKinds.Broadcast).LastError, Is.EqualTo(OutboxDispatcher.CustomerOptedOut));
+        var sent = await FakeWeComCalls(app, "/cgi-bin/externalcontact/add_msg_template");
+        Assert.That(sent, Has.Count.EqualTo(1));
+        Assert.That(sent[0], Does.Contain("wmSTILLIN0001").And.Not.Contain(Customer));
+    }
+
+    private static async Task<IReadOnlyList<string>> FakeWeComCalls(BotApp app, string path)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var bodies = app.WeCom.LogEntries.Where(e => e.RequestMessage?.Path == path).Select(e => e.RequestMessage!.Body ?? "").ToList();
+            if (bodies.Count > 0)
+            {
+                return bodies;
+            }
+            await Task.Delay(20);
+        }
+        Assert.Fail($"WeCom received nothing at {path} within {Timeout}");
+        return [];
     }
 
     [Test]
