@@ -13,41 +13,34 @@ namespace Bot.Core.RateLimiting;
 /// </summary>
 internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
 {
-    // KEYS: per limit i, KEYS[2i-1] its counter hash and KEYS[2i] its pause key (value: paused-until, Unix ms).
-    // ARGV[1]: now (Unix ms). Per limit i, from ARGV[2 + 4(i-1)]: kind, limit, a, b where
-    //   kind 's' (sliding): a = bucket ms, b = bucket count; hash fields are bucket indices, values counts;
-    //   kind 'c' (calendar): a = period start, b = period end (Unix ms); hash fields p = period start, n = count.
-    // Returns {1} when every counter took one unit, else {0, wait ms, 1-based index of the longest-waiting limit}.
-    internal const string AcquireSource = """
-        local now = tonumber(ARGV[1])
-        local n = #KEYS / 2
-        local worst, worstAt = 0, 0
-        local stale = {}
-        for i = 1, n do
+    // Reads one limit's counter and pause without changing them: units used in the current window or period, how long
+    // a decision would have to wait, and (sliding windows) the bucket fields that have aged out. Shared by the acquire
+    // and peek scripts, so a peek answers exactly what a decision at that instant would.
+    private const string MeasureFunction = """
+        local function measure(i, now)
           local base = 2 + (i - 1) * 4
           local kind, limit = ARGV[base], tonumber(ARGV[base + 1])
           local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-          local wait = 0
+          local wait, used, old = 0, 0, {}
           local paused = tonumber(redis.call('GET', KEYS[2 * i]) or 0)
           if paused > now then wait = paused - now end
           if kind == 's' then
             local lo = math.floor(now / a) - b
             local fields = redis.call('HGETALL', KEYS[2 * i - 1])
-            local sum, live, old = 0, {}, {}
+            local live = {}
             for j = 1, #fields, 2 do
               local index = tonumber(fields[j])
               if index >= lo then
                 local count = tonumber(fields[j + 1])
-                sum = sum + count
+                used = used + count
                 live[#live + 1] = {index, count}
               else
                 old[#old + 1] = fields[j]
               end
             end
-            stale[i] = old
-            if sum >= limit then
+            if used >= limit then
               table.sort(live, function(x, y) return x[1] < y[1] end)
-              local excess = sum - limit + 1
+              local excess = used - limit + 1
               for _, bucket in ipairs(live) do
                 excess = excess - bucket[2]
                 if excess <= 0 then
@@ -59,10 +52,27 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
             end
           else
             local state = redis.call('HMGET', KEYS[2 * i - 1], 'p', 'n')
-            if tonumber(state[1]) == a and tonumber(state[2]) >= limit and b - now > wait then
-              wait = b - now
-            end
+            if tonumber(state[1]) == a then used = tonumber(state[2]) or 0 end
+            if used >= limit and b - now > wait then wait = b - now end
           end
+          return used, wait, old
+        end
+
+        """;
+
+    // KEYS: per limit i, KEYS[2i-1] its counter hash and KEYS[2i] its pause key (value: paused-until, Unix ms).
+    // ARGV[1]: now (Unix ms). Per limit i, from ARGV[2 + 4(i-1)]: kind, limit, a, b where
+    //   kind 's' (sliding): a = bucket ms, b = bucket count; hash fields are bucket indices, values counts;
+    //   kind 'c' (calendar): a = period start, b = period end (Unix ms); hash fields p = period start, n = count.
+    // Returns {1} when every counter took one unit, else {0, wait ms, 1-based index of the longest-waiting limit}.
+    internal const string AcquireSource = MeasureFunction + """
+        local now = tonumber(ARGV[1])
+        local n = #KEYS / 2
+        local worst, worstAt = 0, 0
+        local stale = {}
+        for i = 1, n do
+          local _, wait, old = measure(i, now)
+          stale[i] = old
           if wait > worst then worst, worstAt = wait, i end
         end
         if worstAt > 0 then return {0, worst, worstAt} end
@@ -97,46 +107,11 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
 
     // Same KEYS and ARGV as AcquireSource; reads only. Returns {used, wait ms} per limit, in order, with the same
     // arithmetic as the acquire script so a peek answers what a decision at that instant would.
-    internal const string PeekSource = """
+    internal const string PeekSource = MeasureFunction + """
         local now = tonumber(ARGV[1])
-        local n = #KEYS / 2
         local out = {}
-        for i = 1, n do
-          local base = 2 + (i - 1) * 4
-          local kind, limit = ARGV[base], tonumber(ARGV[base + 1])
-          local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-          local wait, used = 0, 0
-          local paused = tonumber(redis.call('GET', KEYS[2 * i]) or 0)
-          if paused > now then wait = paused - now end
-          if kind == 's' then
-            local lo = math.floor(now / a) - b
-            local fields = redis.call('HGETALL', KEYS[2 * i - 1])
-            local live = {}
-            for j = 1, #fields, 2 do
-              local index = tonumber(fields[j])
-              if index >= lo then
-                local count = tonumber(fields[j + 1])
-                used = used + count
-                live[#live + 1] = {index, count}
-              end
-            end
-            if used >= limit then
-              table.sort(live, function(x, y) return x[1] < y[1] end)
-              local excess = used - limit + 1
-              for _, bucket in ipairs(live) do
-                excess = excess - bucket[2]
-                if excess <= 0 then
-                  local free = (bucket[1] + b + 1) * a - now
-                  if free > wait then wait = free end
-                  break
-                end
-              end
-            end
-          else
-            local state = redis.call('HMGET', KEYS[2 * i - 1], 'p', 'n')
-            if tonumber(state[1]) == a then used = tonumber(state[2]) or 0 end
-            if used >= limit and b - now > wait then wait = b - now end
-          end
+        for i = 1, #KEYS / 2 do
+          local used, wait = measure(i, now)
           out[2 * i - 1] = used
           out[2 * i] = wait
         end
