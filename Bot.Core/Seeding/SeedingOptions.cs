@@ -20,8 +20,6 @@ public sealed class SeedingOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MaxIdle { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The tenant's mass-message receiving rule; posts are planned around it. Default: the strictest.</summary>
-    public ReceivingRule ReceivingRule { get; set; } = ReceivingRule.OnePerDay;
 
     /// <summary>Time zone of quiet hours, cron schedules and calendar days.</summary>
     [Required]

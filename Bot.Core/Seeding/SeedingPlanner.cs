@@ -1,3 +1,5 @@
+using Bot.Core.RateLimiting;
+
 namespace Bot.Core.Seeding;
 
 /// <summary>One step of a run as stored: when it is due and, when it was moved, why.</summary>
@@ -16,7 +18,7 @@ public static class SeedingPlanner
         SeedingScript script,
         DateTimeOffset start,
         TimeZoneInfo zone,
-        ReceivingRule rule,
+        MassMessageReceivingRule rule,
         IReadOnlyCollection<DateTimeOffset> otherMassPostsToGroup,
         Func<double> nextUnitRandom)
     {

@@ -1,3 +1,4 @@
+using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -34,6 +35,7 @@ public sealed class SeedingRandom(Random random)
 public sealed partial class SeedingService(
     SeedingStore store,
     IOptions<SeedingOptions> options,
+    IOptions<QuotaOptions> quotas,
     TimeProvider time,
     SeedingRandom random,
     ILogger<SeedingService> logger)
@@ -112,7 +114,7 @@ public sealed partial class SeedingService(
     private async Task<bool> StartRunAsync(SeedingScript script, string chatId, string startKey, DateTimeOffset start, CancellationToken ct)
     {
         var others = await store.ListPlannedPostTimesAsync(chatId, start.AddDays(-31), ct);
-        var posts = SeedingPlanner.Plan(script, start, _zone, options.Value.ReceivingRule, others, random.NextUnit);
+        var posts = SeedingPlanner.Plan(script, start, _zone, quotas.Value.MassMessageReceivingRule, others, random.NextUnit);
         var runId = await store.TryStartRunAsync(script.Name, chatId, startKey, time.GetUtcNow(), script.Fingerprint, posts, ct);
         if (runId is null)
         {

@@ -1,3 +1,4 @@
+using Bot.Core.RateLimiting;
 using Bot.Core.Groups;
 using Bot.Core.Seeding;
 using Bot.Tests.Fixtures;
@@ -41,11 +42,11 @@ public sealed class SeedingTests
         ],
         name => name.StartsWith("VIP", StringComparison.Ordinal));
 
-    private (SeedingService Service, SeedingWorker Worker, SeedingStore Store) Host(ReceivingRule rule = ReceivingRule.DaysInMonthPerMonth, int randomSeed = 7, Bot.Core.Storage.BotDatabase? database = null)
+    private (SeedingService Service, SeedingWorker Worker, SeedingStore Store) Host(MassMessageReceivingRule rule = MassMessageReceivingRule.DaysInMonthPerMonth, int randomSeed = 7, Bot.Core.Storage.BotDatabase? database = null)
     {
-        var options = Options.Create(new SeedingOptions { ReceivingRule = rule, OverdueGrace = TimeSpan.FromMinutes(15) });
+        var options = Options.Create(new SeedingOptions { OverdueGrace = TimeSpan.FromMinutes(15) });
         var store = new SeedingStore(database ?? _db.Database);
-        var service = new SeedingService(store, options, _time, new SeedingRandom(new Random(randomSeed)), NullLogger<SeedingService>.Instance);
+        var service = new SeedingService(store, options, Options.Create(new QuotaOptions { MassMessageReceivingRule = rule }), _time, new SeedingRandom(new Random(randomSeed)), NullLogger<SeedingService>.Instance);
         var groups = new CustomerGroupStore(database ?? _db.Database, _time);
         SeedingPostSink sink = (post, _) =>
         {
@@ -65,7 +66,7 @@ public sealed class SeedingTests
         for (var seed = 0; seed < 200; seed++)
         {
             var random = new Random(seed);
-            var posts = SeedingPlanner.Plan(VipWarmUp(), Morning, Shanghai, ReceivingRule.DaysInMonthPerMonth, [], random.NextDouble);
+            var posts = SeedingPlanner.Plan(VipWarmUp(), Morning, Shanghai, MassMessageReceivingRule.DaysInMonthPerMonth, [], random.NextDouble);
             Assert.That(posts, Has.Count.EqualTo(2));
             Assert.That(posts[0].DueAt, Is.InRange(Morning.AddMinutes(7), Morning.AddMinutes(13)));
             Assert.That(posts[1].DueAt, Is.InRange(Morning.AddMinutes(11), Morning.AddMinutes(17)));
@@ -77,7 +78,7 @@ public sealed class SeedingTests
     public void A_post_due_in_quiet_hours_waits_until_they_end()
     {
         var lateEvening = new DateTimeOffset(2026, 11, 28, 21, 55, 0, TimeSpan.FromHours(8));
-        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), lateEvening, Shanghai, ReceivingRule.DaysInMonthPerMonth, [], () => 0.5);
+        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), lateEvening, Shanghai, MassMessageReceivingRule.DaysInMonthPerMonth, [], () => 0.5);
 
         Assert.That(posts[0].DueAt, Is.EqualTo(new DateTimeOffset(2026, 11, 29, 8, 0, 0, TimeSpan.FromHours(8))));
         Assert.That(posts[0].Note, Does.Contain("quiet hours"));
@@ -87,7 +88,7 @@ public sealed class SeedingTests
     [Test]
     public void Under_a_one_per_day_rule_a_two_step_script_spreads_over_two_days_and_says_so()
     {
-        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, ReceivingRule.OnePerDay, [], () => 0.5);
+        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, MassMessageReceivingRule.OnePerDay, [], () => 0.5);
 
         Assert.That(posts[0].DueAt, Is.EqualTo(Morning.AddMinutes(10)));
         Assert.That(posts[1].DueAt, Is.EqualTo(new DateTimeOffset(2026, 11, 29, 8, 0, 0, TimeSpan.FromHours(8))),
@@ -98,7 +99,7 @@ public sealed class SeedingTests
     [Test]
     public void Another_mass_message_already_planned_that_day_pushes_the_first_post_to_the_next_day()
     {
-        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, ReceivingRule.OnePerDay,
+        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, MassMessageReceivingRule.OnePerDay,
             [Morning.AddHours(5)], () => 0.5);
 
         Assert.That(posts[0].DueAt.Date, Is.EqualTo(new DateTime(2026, 11, 29)));

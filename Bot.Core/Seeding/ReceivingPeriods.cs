@@ -1,28 +1,22 @@
+using Bot.Core.RateLimiting;
+
 namespace Bot.Core.Seeding;
 
 /// <summary>
-/// The tenant's receiving cap for mass messages (WeCom admin console, 群发助手 - 设置群发规则; FACTS.md §6.3): each
-/// customer or customer group receives at most "days in the month" per calendar month (WeCom's default), 7 per week,
-/// or 1 per day. Over-cap recipients are skipped by WeCom, not queued, so we plan around the cap instead.
+/// Calendar periods of the tenant's mass-message receiving rule (`Quotas:MassMessageReceivingRule`, FACTS.md §6.3), in
+/// local time, for planning posts around the cap: WeCom skips over-cap recipients rather than queueing them.
 /// </summary>
-public enum ReceivingRule
-{
-    OnePerDay,
-    SevenPerWeek,
-    DaysInMonthPerMonth,
-}
-
 internal static class ReceivingPeriods
 {
     /// <summary>The calendar period (local start, local end) containing <paramref name="local"/>, and its capacity.</summary>
-    public static (DateTime Start, DateTime End, int Capacity) Of(ReceivingRule rule, DateTime local)
+    public static (DateTime Start, DateTime End, int Capacity) Of(MassMessageReceivingRule rule, DateTime local)
     {
         var day = local.Date;
         switch (rule)
         {
-            case ReceivingRule.OnePerDay:
+            case MassMessageReceivingRule.OnePerDay:
                 return (day, day.AddDays(1), 1);
-            case ReceivingRule.SevenPerWeek:
+            case MassMessageReceivingRule.SevenPerWeek:
                 // Weeks start on Monday, as the Chinese calendar and the WeCom console count them.
                 var monday = day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
                 return (monday, monday.AddDays(7), 7);
