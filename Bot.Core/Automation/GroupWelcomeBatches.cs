@@ -39,9 +39,18 @@ public sealed class GroupWelcomeBatches(BotDatabase database)
         return (open.BatchKey, DateTimeOffset.FromUnixTimeMilliseconds(open.WindowEnd));
     }
 
+    /// <summary>
+    /// The joiners to name in the batch's greeting, read when it is sent: a joiner who has opted out (退订) by then is
+    /// left out, since naming them in the group is a message about them.
+    /// </summary>
     public async Task<IReadOnlyList<string>> MembersAsync(string batchKey, CancellationToken ct)
     {
-        const string sql = "SELECT member_id FROM group_welcome_members WHERE batch_key = @BatchKey ORDER BY joined_at, member_id";
+        const string sql = """
+            SELECT m.member_id FROM group_welcome_members m
+            LEFT JOIN contact_preferences p ON p.external_user_id = m.member_id
+            WHERE m.batch_key = @BatchKey AND (p.opted_out IS NULL OR p.opted_out = 0)
+            ORDER BY m.joined_at, m.member_id
+            """;
         await using var connection = await database.OpenAsync(ct);
         return (await connection.QueryAsync<string>(new CommandDefinition(sql, new { BatchKey = batchKey }, cancellationToken: ct))).ToList();
     }

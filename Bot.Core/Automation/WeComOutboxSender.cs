@@ -146,6 +146,11 @@ public sealed partial class WeComOutboxSender(
         if (payload.BatchKey is { } batchKey)
         {
             var members = await batches.MembersAsync(batchKey, ct);
+            if (members.Count == 0)
+            {
+                // A batch always starts with a joiner, so every one of them opted out: a greeting naming nobody is not sent.
+                return "no-op: every joiner opted out";
+            }
             text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(payload.ChatId, members, ct), StringComparison.Ordinal);
         }
         if (payload.Channel == GroupPostChannels.Robot)

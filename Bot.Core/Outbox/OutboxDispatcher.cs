@@ -237,12 +237,13 @@ public sealed partial class OutboxDispatcher : BackgroundService
     /// <summary>The recorded reason of an item not sent because its customer sent the opt-out keyword.</summary>
     public const string CustomerOptedOut = "customer opted out";
 
-    // The one place opt-out is enforced, before the limiter so a refused item spends no quota. The welcome is the
-    // answer to the customer adding us, and the opt-out confirmation is the answer to the opt-out itself.
+    // The one place opt-out is enforced, before the limiter so a refused item spends no quota. Every kind addressed
+    // to the customer honours it, the welcome on a later re-add included (issue 8: "every outbound path"); only the
+    // confirmation of 退订/订阅 goes, since it answers the customer's own request and tells them how to resume.
     private async Task<bool> IsOptedOutAsync(OutboxItem item, CancellationToken ct) =>
         _preferences is not null
         && item.ExternalUserId is { } customer
-        && item.Kind is not (OutboxKinds.Welcome or OutboxKinds.PreferenceReply)
+        && item.Kind is not OutboxKinds.PreferenceReply
         && await _preferences.IsOptedOutAsync(customer, ct);
 
     private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome outcome)
