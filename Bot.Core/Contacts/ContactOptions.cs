@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Bot.Core.Outbox;
 using Microsoft.Extensions.Options;
 
 namespace Bot.Core.Contacts;
@@ -25,20 +26,64 @@ public sealed class ContactPreferencesOptions
     public string OptInReply { get; set; } = "已为您恢复订阅。回复「退订」可随时退订。";
 }
 
+/// <summary>What happens to an item that would go over a contact budget.</summary>
+public enum OverBudget
+{
+    /// <summary>It waits for the next calendar week, when the budget starts again.</summary>
+    Wait,
+
+    /// <summary>It is not sent: it ends Failed with the reason "over contact budget", in explain and the admin views.</summary>
+    Drop,
+}
+
 /// <summary>
-/// The `ContactBudget` section: at most <see cref="PerCustomerPerWeek"/> bot-originated messages (mass messages to a
-/// customer, i.e. broadcasts) per customer per calendar week in the quota time zone. Welcomes and replies to the
-/// customer's own messages are not counted. An item over budget waits for the next week; it is not dropped.
+/// The `ContactBudget` section: at most <see cref="PerCustomerPerWeek"/> bot-originated messages per customer and
+/// <see cref="PerGroupPerWeek"/> per customer group, per calendar week (Monday first) in the quota time zone, shared by
+/// every outbound kind listed in <see cref="Kinds"/> and enforced by the shared limiter across instances.
 /// </summary>
-public sealed class ContactBudgetOptions
+public sealed class ContactBudgetOptions : IValidatableObject
 {
     public const string Section = "ContactBudget";
 
-    /// <summary>The quota rule the budget becomes; `Quotas:Rules:contact-budget` replaces it entirely.</summary>
-    public const string QuotaRuleName = "contact-budget";
+    /// <summary>The quota rule name of the per-customer budget, as reported by pre-flight, explain and metrics.</summary>
+    public const string CustomerRule = "contact-budget";
+
+    /// <summary>The quota rule name of the per-group budget.</summary>
+    public const string GroupRule = "group-contact-budget";
 
     [Range(1, 1000)]
     public int PerCustomerPerWeek { get; set; } = 3;
+
+    [Range(1, 1000)]
+    public int PerGroupPerWeek { get; set; } = 7;
+
+    /// <summary>
+    /// The outbound kinds (see OutboxKinds) that spend the budget, each with what happens over budget. The defaults are
+    /// the messages the bot starts on its own; answers to something the customer just did (a welcome, a keyword reply,
+    /// a group welcome, a tag) are not counted unless listed here. Configuration adds to or overrides these entries.
+    /// </summary>
+    public Dictionary<string, OverBudget> Kinds { get; set; } = new(StringComparer.Ordinal)
+    {
+        [OutboxKinds.Broadcast] = OverBudget.Wait,
+        [OutboxKinds.SeedingPost] = OverBudget.Wait,
+        [OutboxKinds.LotteryAnnouncement] = OverBudget.Wait,
+    };
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var kind in Kinds.Keys)
+        {
+            if (kind is OutboxKinds.Welcome or OutboxKinds.PreferenceReply)
+            {
+                // The welcome answers the customer adding a guide within WeCom's 20 s; it never waits on a budget.
+                yield return new ValidationResult($"ContactBudget:Kinds:{kind} cannot be budgeted.", [nameof(Kinds)]);
+            }
+            else if (OutboxKinds.Defaults(kind) is null)
+            {
+                yield return new ValidationResult($"ContactBudget:Kinds:{kind} is not an outbound kind.", [nameof(Kinds)]);
+            }
+        }
+    }
 }
 
 [OptionsValidator]

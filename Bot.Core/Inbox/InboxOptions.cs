@@ -40,6 +40,17 @@ public sealed class InboxOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// How long a handled callback is kept (for back-testing, explain and audits) before it is deleted. Parked and pending
+    /// callbacks are never deleted. WeCom retries a callback within minutes, so dedupe needs far less than this.
+    /// </summary>
+    [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00")]
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How often each instance deletes handled callbacks older than <see cref="Retention"/>.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan PurgeInterval { get; set; } = TimeSpan.FromHours(1);
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (RetryBaseDelay > MaxRetryDelay)

@@ -12,7 +12,8 @@ public static class InboxServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="InboxWriter"/> (group commit, hosted so that shutdown drains it), <see cref="InboxStore"/>
-    /// and the inbox worker. Needs <c>AddStorage()</c>; handlers are registered as singleton <see cref="IInboxHandler"/>.
+    /// the inbox worker and the purger of handled callbacks past retention. Needs <c>AddStorage()</c>; handlers are
+    /// registered as singleton <see cref="IInboxHandler"/>.
     /// </summary>
     public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
     {
@@ -42,9 +43,11 @@ public static class InboxServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             Random.Shared.NextDouble,
             sp.GetRequiredService<ILogger<InboxWorker>>()));
+        services.TryAddSingleton<InboxPurger>();
         // Hosted services stop in reverse order: the worker first, then the writer drains what requests queued.
         services.AddHostedService(sp => sp.GetRequiredService<InboxWriter>());
         services.AddHostedService(sp => sp.GetRequiredService<InboxWorker>());
+        services.AddHostedService(sp => sp.GetRequiredService<InboxPurger>());
         return builder;
     }
 }

@@ -48,6 +48,23 @@ public sealed class InboxStore
         return rows.Select(r => r.ToRecord()).ToList();
     }
 
+    /// <summary>
+    /// Deletes up to <paramref name="batchSize"/> callbacks handled before <paramref name="cutoff"/>; returns how many.
+    /// Small batches keep each transaction short, so callbacks arriving meanwhile are not held up behind the delete.
+    /// </summary>
+    public async Task<int> PurgeHandledAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        const string sqlite = """
+            DELETE FROM inbox WHERE id IN (
+                SELECT id FROM inbox WHERE state = 'handled' AND handled_at < @Cutoff ORDER BY id LIMIT @Batch)
+            """;
+        await using var connection = await _database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            _database.IsSqlite ? sqlite : InboxStoreSqlServer.PurgeHandled,
+            new { Cutoff = cutoff.ToUnixTimeMilliseconds(), Batch = batchSize }, cancellationToken: ct));
+    }
+
     internal const string ReplaySql = """
         UPDATE inbox
         SET state = 'pending', attempts = 0, next_attempt_at = @Now, lease_owner = NULL, lease_until = NULL
@@ -266,6 +283,11 @@ internal static class InboxStoreSqlServer
         SELECT TOP (@PageSize) {InboxStore.ItemColumns} FROM dbo.inbox
         WHERE received_at >= @AfterAt AND (received_at > @AfterAt OR id > @AfterId)
         ORDER BY received_at, id
+        """;
+
+    public const string PurgeHandled = """
+        DELETE TOP (@Batch) FROM dbo.inbox WITH (READPAST, ROWLOCK)
+        WHERE state = N'handled' AND handled_at < @Cutoff;
         """;
 
     // Shared with SQLite; listed here so the ScriptDom test parses them as T-SQL too.

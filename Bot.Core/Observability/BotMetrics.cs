@@ -23,6 +23,7 @@ public sealed class BotMetrics
     private readonly Counter<long> _welcomeOutcomes;
     private readonly Histogram<double> _welcomeLatency;
     private readonly Counter<long> _outboxOutcomes;
+    private readonly Counter<long> _massMessageRecipients;
     private QueueSnapshot _queues = QueueSnapshot.Empty;
 
     // Since-start tallies for the status page; Prometheus keeps the real history.
@@ -42,6 +43,8 @@ public sealed class BotMetrics
             description: "Callback received to send_welcome_msg answered; WeCom's deadline is 20 s",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30] });
         _outboxOutcomes = meter.CreateCounter<long>("bot.outbox.outcomes", description: "Outbox items reaching a final state, by kind and state");
+        _massMessageRecipients = meter.CreateCounter<long>("bot.mass_message.recipients",
+            description: "Mass-message recipient results reported by WeCom (sent, not_sent, not_friend, already_received)");
         meter.CreateObservableGauge("bot.inbox.depth", () => new Measurement<long>(_queues.InboxPending), description: "Callbacks stored and not yet handled");
         meter.CreateObservableGauge("bot.inbox.parked", () => new Measurement<long>(_queues.InboxParked), description: "Callbacks parked after repeated failures");
         meter.CreateObservableGauge("bot.inbox.oldest_age", () => new Measurement<double>(_queues.InboxOldestAge.TotalSeconds), unit: "s", description: "Age of the oldest unhandled callback");
@@ -62,6 +65,17 @@ public sealed class BotMetrics
 
     public void OutboxFinal(string kind, string state) =>
         _outboxOutcomes.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("state", state));
+
+    /// <summary>One recipient's result (get_groupmsg_send_result status) newly recorded by the mass-message tracker.</summary>
+    public void MassMessageRecipient(int status) =>
+        _massMessageRecipients.Add(1, new KeyValuePair<string, object?>("status", status switch
+        {
+            0 => "not_sent",
+            1 => "sent",
+            2 => "not_friend",
+            3 => "already_received",
+            _ => "other",
+        }));
 
     /// <summary>Welcome SLA: latency from the callback's arrival, and the outcome, per channel (`state`) and guide.</summary>
     public void WelcomeAnswered(TimeSpan sinceCallback, string outcome, string? channel, string? guide)

@@ -1,3 +1,5 @@
+using Bot.Core.Observability;
+using Bot.Core.RateLimiting;
 using Bot.Core.Seeding;
 using Bot.Core.WeCom.Api;
 using Microsoft.Extensions.Hosting;
@@ -11,17 +13,30 @@ namespace Bot.Core.Outbox;
 /// WeCom client (FACTS 5.6). This polls each sent task until every sender has confirmed, records the per-recipient
 /// results, reminds the sender, and declares the task stale after the timeout. A stale seeding post stops the rest of
 /// its run, because later posts of a script would otherwise answer a post the group never saw.
+/// <para>
+/// The results also feed the quota ledger. A recipient reported as "already received another mass message" (status 3)
+/// got one from outside the bot (the admin console, another tool, a member's own 群发): WeCom's count for it is full,
+/// while ours may not be. Its receiving-rule counter is therefore held until the end of the period in which the sender
+/// confirmed, so neither the dispatcher nor a pre-flight offers it again in that period. A delivery (status 1) was
+/// already counted when the task was sent.
+/// </para>
 /// </summary>
 public sealed partial class MassMessageTracker(
     MassMessageStore store,
     WeComApiClient api,
     SeedingStore seeding,
+    IQuotaLimiter limiter,
+    QuotaCatalog catalog,
     IOptions<MassMessageOptions> options,
     TimeProvider time,
-    ILogger<MassMessageTracker> logger) : BackgroundService
+    ILogger<MassMessageTracker> logger,
+    BotMetrics? metrics = null) : BackgroundService
 {
     /// <summary>get_groupmsg_task status of a sender who confirmed.</summary>
     private const int SenderSent = 2;
+
+    /// <summary>get_groupmsg_send_result status of a recipient who had already received another mass message.</summary>
+    private const int RecipientAlreadyReceived = 3;
 
     private const int PageSize = 1000;
 
@@ -88,22 +103,53 @@ public sealed partial class MassMessageTracker(
         }
         while (cursor is not null);
 
-        var confirmed = senders.Where(s => s.Status == SenderSent).Select(s => s.UserId).Distinct(StringComparer.Ordinal).ToList();
+        var confirmed = senders.Where(s => s.Status == SenderSent)
+            .GroupBy(s => s.UserId, StringComparer.Ordinal)
+            .Select(g => (UserId: g.Key, ConfirmedAt: g.Max(s => s.SendTime)))
+            .ToList();
         var recipients = new List<MassMessageRecipient>();
-        foreach (var sender in confirmed)
+        var alreadyReceived = new List<(MassMessageRecipient Recipient, QuotaSubject Subject, DateTimeOffset At)>();
+        foreach (var (sender, confirmedAt) in confirmed)
         {
             cursor = null;
             do
             {
                 var page = await api.GetGroupMsgSendResultAsync(task.MsgId, sender, PageSize, cursor, ct);
-                recipients.AddRange(page.Results.Select(r =>
-                    new MassMessageRecipient
+                foreach (var r in page.Results)
+                {
+                    var recipient = new MassMessageRecipient
                     {
                         Sender = sender, Recipient = r.ExternalUserId ?? r.ChatId ?? "", Status = r.Status, SendTime = r.SendTime,
-                    }));
+                    };
+                    recipients.Add(recipient);
+                    if (r.Status == RecipientAlreadyReceived && recipient.Recipient.Length > 0)
+                    {
+                        var kind = r.ChatId is null ? BroadcastTargetKind.Customers : BroadcastTargetKind.Groups;
+                        var at = confirmedAt is > 0 ? DateTimeOffset.FromUnixTimeSeconds(confirmedAt.Value) : now;
+                        alreadyReceived.Add((recipient, BroadcastService.QuotaSubjectFor(kind, sender, recipient.Recipient), at));
+                    }
+                }
                 cursor = page.NextCursor;
             }
             while (cursor is not null);
+        }
+
+        var previous = await store.ListRecipientsAsync(task.OutboxId, ct);
+        var known = previous.ToDictionary(r => (r.Sender, r.Recipient), r => r.Status);
+        // Fed before the results are recorded: a crash in between feeds them again next poll, and a hold is idempotent.
+        foreach (var (recipient, subject, at) in alreadyReceived)
+        {
+            if (known.GetValueOrDefault((recipient.Sender, recipient.Recipient), -1) != RecipientAlreadyReceived)
+            {
+                await HoldForPeriodAsync(task, recipient.Recipient, subject, at, now);
+            }
+        }
+        if (metrics is not null)
+        {
+            foreach (var r in recipients.Where(r => known.GetValueOrDefault((r.Sender, r.Recipient), -1) != r.Status))
+            {
+                metrics.MassMessageRecipient(r.Status);
+            }
         }
         await store.RecordProgressAsync(task.OutboxId, senders.Count, confirmed.Count, recipients, ct);
 
@@ -138,6 +184,22 @@ public sealed partial class MassMessageTracker(
                 // Counted anyway: a reminder that may have gone out must not be repeated past WeCom's daily cap.
                 Log.RemindFailed(logger, task.OutboxId, ex);
             }
+        }
+    }
+
+    /// <summary>Holds the recipient's receiving-rule counters until the period that WeCom counted it in ends.</summary>
+    private async Task HoldForPeriodAsync(MassMessageTaskView task, string recipient, QuotaSubject subject, DateTimeOffset at, DateTimeOffset now)
+    {
+        foreach (var (key, periodEnd) in catalog.ReceivingRulePeriodsFor(subject, at))
+        {
+            // A result learnt after its period ended (the bot was down) says nothing about the current one.
+            if (periodEnd <= now)
+            {
+                continue;
+            }
+            // Not cancellable: this is bookkeeping of what WeCom already did, and the limiter never throws for Redis.
+            await limiter.PauseAsync(key, periodEnd - now, CancellationToken.None);
+            Log.HeldForPeriod(logger, key.ToString(), periodEnd, task.OutboxId, recipient);
         }
     }
 
@@ -182,5 +244,8 @@ public sealed partial class MassMessageTracker(
 
         [LoggerMessage(8, LogLevel.Warning, "Stopped {Runs} seeding run(s) of script {Script} in {ChatId}: a post was never confirmed")]
         public static partial void SeedingStopped(ILogger logger, string script, string chatId, int runs);
+
+        [LoggerMessage(9, LogLevel.Information, "Quota {Key} held until {PeriodEnd}: WeCom reports {Recipient} already received another mass message (outbox item {OutboxId})")]
+        public static partial void HeldForPeriod(ILogger logger, string key, DateTimeOffset periodEnd, long outboxId, string recipient);
     }
 }

@@ -25,6 +25,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly ILogger<OutboxDispatcher> _logger;
     private readonly BotMetrics? _metrics;
     private readonly ContactPreferenceStore? _preferences;
+    private readonly ContactBudget? _budget;
     private readonly ConcurrentDictionary<long, Task> _running = new();
     private long _taskSequence;
     private int _inFlight;
@@ -40,10 +41,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
         TimeProvider time,
         ILogger<OutboxDispatcher> logger,
         BotMetrics? metrics = null,
-        ContactPreferenceStore? preferences = null)
+        ContactPreferenceStore? preferences = null,
+        ContactBudget? budget = null)
     {
         _metrics = metrics;
         _preferences = preferences;
+        _budget = budget;
         _store = store;
         _signal = signal;
         _sender = sender;
@@ -162,7 +165,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
             await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: CustomerOptedOut);
             return;
         }
-        var limits = _catalog.LimitsFor(item.QuotaSubject);
+        var limits = LimitsFor(item);
         if (ct.IsCancellationRequested)
         {
             await ReleaseAsync(item, now, item.Attempts, null, null);
@@ -193,6 +196,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
         switch (decision.Kind)
         {
+            case QuotaDecisionKind.Wait when decision.BlockedBy is { } budgetKey && ContactBudget.IsBudgetRule(budgetKey.Rule)
+                && _budget?.PolicyFor(item.Kind) == OverBudget.Drop:
+                _metrics?.QuotaWait(budgetKey.Rule);
+                Log.OverBudgetDropped(_logger, item.Id, item.Kind, budgetKey.ToString());
+                await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: $"{OverContactBudget} ({budgetKey})");
+                return;
             case QuotaDecisionKind.Wait:
                 // Waiting for quota is not an attempt: the item goes back with its due time moved.
                 _metrics?.QuotaWait(decision.BlockedBy?.Rule ?? "unknown");
@@ -232,6 +241,17 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 : new OutboxSendOutcome.OutcomeUnknown($"sender threw {ex.GetType().Name}");
         }
         await RecordAsync(item, limits, outcome);
+    }
+
+    /// <summary>The recorded reason (before the counter's key) of an item dropped by a contact budget whose kind drops.</summary>
+    public const string OverContactBudget = "over contact budget";
+
+    /// <summary>The item's API quotas and, for a budgeted kind, its contact budget: one all-or-nothing decision.</summary>
+    private IReadOnlyList<QuotaLimit> LimitsFor(OutboxItem item)
+    {
+        var limits = _catalog.LimitsFor(item.QuotaSubject);
+        var budget = _budget?.LimitsFor(item.Kind, item.Target, item.ExternalUserId, item.QuotaSubject) ?? [];
+        return budget.Count == 0 ? limits : [.. limits, .. budget];
     }
 
     /// <summary>The recorded reason of an item not sent because its customer sent the opt-out keyword.</summary>
@@ -384,5 +404,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         [LoggerMessage(14, LogLevel.Information, "Outbox item {Id} ({Kind}) not sent: the customer opted out")]
         public static partial void OptedOut(ILogger logger, long id, string kind);
+
+        [LoggerMessage(15, LogLevel.Information, "Outbox item {Id} ({Kind}) dropped: contact budget {Key} is spent for this week")]
+        public static partial void OverBudgetDropped(ILogger logger, long id, string kind, string key);
     }
 }

@@ -40,7 +40,8 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<OutboxDispatcher>>(),
             sp.GetService<BotMetrics>(),
-            sp.GetRequiredService<ContactPreferenceStore>()));
+            sp.GetRequiredService<ContactPreferenceStore>(),
+            sp.GetRequiredService<ContactBudget>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
         return builder;
     }

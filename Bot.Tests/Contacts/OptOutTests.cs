@@ -119,33 +119,6 @@ public sealed class OptOutTests
         Assert.That(await store.IsOptedOutAsync(Customer, CancellationToken.None), Is.False);
     }
 
-    [Test]
-    public void The_contact_budget_is_a_weekly_per_customer_quota_on_mass_messages_and_spares_welcomes()
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:Bot"] = "Data Source=:memory:",
-            ["ContactBudget:PerCustomerPerWeek"] = "2",
-        });
-        builder.AddContacts();
-        builder.AddRateLimiting();
-        using var host = builder.Build();
-        var catalog = host.Services.GetRequiredService<QuotaCatalog>();
-
-        var broadcast = catalog.LimitsFor(new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: "guide01", ExternalUserIds: [Customer]));
-        var welcome = catalog.LimitsFor(new QuotaSubject("externalcontact/send_welcome_msg", Sender: "guide01", ExternalUserIds: [Customer]));
-
-        var budget = broadcast.Single(l => l.Key.Rule == ContactBudgetOptions.QuotaRuleName);
-        Assert.Multiple(() =>
-        {
-            Assert.That(budget.Limit, Is.EqualTo(2));
-            Assert.That(budget.Calendar, Is.EqualTo(QuotaCalendar.Week));
-            Assert.That(budget.Key.Subject, Does.Contain(Customer));
-            Assert.That(welcome.Select(l => l.Key.Rule), Does.Not.Contain(ContactBudgetOptions.QuotaRuleName));
-        });
-    }
-
     internal static async Task PostAsync(BotApp app, HttpClient client, string text, int n)
     {
         var json = JsonSerializer.Serialize(new

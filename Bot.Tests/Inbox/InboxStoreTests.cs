@@ -1,5 +1,8 @@
 using Bot.Core.Inbox;
 using Bot.Tests.Storage;
+using Dapper;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 
 namespace Bot.Tests.Inbox;
 
@@ -53,6 +56,36 @@ public sealed class InboxStoreTests(TestStorage storage)
         var stats = await _inbox.Store.GetStatsAsync(CancellationToken.None);
 
         Assert.That(stats, Is.EqualTo(new InboxStats(Pending: 2, OldestPendingAge: TimeSpan.FromSeconds(90), Parked: 1, Handled: 1)));
+    }
+
+    [Test]
+    public async Task The_purger_deletes_only_callbacks_handled_before_the_retention_cutoff()
+    {
+        var writer = await _inbox.StartWriterAsync();
+        foreach (var key in new[] { "old-handled", "recent-handled", "old-parked", "old-pending" })
+        {
+            await writer.AppendAsync(InboxHarness.Entry(key), CancellationToken.None);
+        }
+        var now = _inbox.Time.GetUtcNow();
+        await using (var connection = await _inbox.Database.OpenAsync(CancellationToken.None))
+        {
+            const string set = "UPDATE inbox SET state = @State, handled_at = @At, received_at = @At WHERE dedupe_key = @Key";
+            await connection.ExecuteAsync(set, new { State = "handled", At = now.AddDays(-31).ToUnixTimeMilliseconds(), Key = "old-handled" });
+            await connection.ExecuteAsync(set, new { State = "handled", At = now.AddDays(-29).ToUnixTimeMilliseconds(), Key = "recent-handled" });
+            await connection.ExecuteAsync(set, new { State = "parked", At = now.AddDays(-40).ToUnixTimeMilliseconds(), Key = "old-parked" });
+            await connection.ExecuteAsync("UPDATE inbox SET received_at = @At WHERE dedupe_key = 'old-pending'",
+                new { At = now.AddDays(-40).ToUnixTimeMilliseconds() });
+        }
+        var purger = new InboxPurger(_inbox.Store, Options.Create(new InboxOptions { Retention = TimeSpan.FromDays(30) }), _inbox.Time,
+            NullLogger<InboxPurger>.Instance);
+
+        var deleted = await purger.PurgeOnceAsync(CancellationToken.None);
+
+        await using var check = await _inbox.Database.OpenAsync(CancellationToken.None);
+        var left = await check.QueryAsync<string>("SELECT dedupe_key FROM inbox ORDER BY dedupe_key");
+        Assert.That(deleted, Is.EqualTo(1));
+        Assert.That(left, Is.EqualTo(new[] { "old-parked", "old-pending", "recent-handled" }),
+            "parked callbacks wait for a human and pending ones for handling, however old");
     }
 
     [Test]

@@ -1,8 +1,11 @@
 using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
+using Bot.Core.Redis;
 using Bot.Core.Seeding;
+using Bot.Tests.Fixtures;
 using Bot.Tests.WeCom.Api;
 using Dapper;
+using StackExchange.Redis;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -22,6 +25,8 @@ public sealed class MassMessageTrackerTests
     private OutboxRig _rig = null!;
     private SeedingStore _seeding = null!;
     private MassMessageStore _store = null!;
+    private IQuotaLimiter _limiter = null!;
+    private QuotaCatalog _catalog = null!;
 
     [SetUp]
     public async Task SetUp()
@@ -34,6 +39,8 @@ public sealed class MassMessageTrackerTests
         _rig = await OutboxRig.CreateAsync(_time);
         _seeding = new SeedingStore(_rig.Instance.Database);
         _store = new MassMessageStore(_rig.Instance.Database);
+        _limiter = new InProcessQuotaLimiter(Options.Create(new QuotaOptions()), _time);
+        _catalog = new QuotaCatalog(Options.Create(new QuotaOptions()), _time);
     }
 
     [TearDown]
@@ -74,6 +81,67 @@ public sealed class MassMessageTrackerTests
         await NewTracker().RunOnceAsync(CancellationToken.None);
         Assert.That(_weCom.Count("externalcontact/get_groupmsg_task"), Is.EqualTo(1));
         Assert.That(_weCom.Count("externalcontact/remind_groupmsg_send"), Is.Zero);
+    }
+
+    [Test]
+    public async Task A_recipient_that_already_received_another_mass_message_is_held_in_the_shared_ledger_until_the_period_ends()
+    {
+        // Real Redis: the hold must reach every instance's dispatcher and pre-flight, not just this process.
+        using var redis = await ConnectionMultiplexer.ConnectAsync(RedisTestServer.Shared.Configuration);
+        var redisOptions = new RedisOptions { Configuration = RedisTestServer.Shared.Configuration, KeyPrefix = RedisTestServer.NewPrefix() };
+        _limiter = new RedisQuotaLimiter(redis, Options.Create(redisOptions), Options.Create(new QuotaOptions()), _time,
+            NullLogger<RedisQuotaLimiter>.Instance);
+        // 2026-03-02 09:00 UTC is 17:00 in Shanghai: under the default one-per-day rule the period ends at 16:00 UTC.
+        var dayEnd = new DateTimeOffset(2026, 3, 2, 16, 0, 0, TimeSpan.Zero);
+        var confirmedAt = _time.GetUtcNow().AddMinutes(-5).ToUnixTimeSeconds();
+        await SentMassMessageAsync(OutboxKinds.Broadcast, "zhangsan", "msgLedger", ruleName: null);
+        GivenSenders("msgLedger", $$"""{"userid":"zhangsan","status":2,"send_time":{{confirmedAt}}}""");
+        GivenResults("msgLedger", "zhangsan", $$"""
+            {"external_userid":"wmDelivered","userid":"zhangsan","status":1,"send_time":{{confirmedAt}}},
+            {"external_userid":"wmGone","userid":"zhangsan","status":2},
+            {"external_userid":"wmFull","userid":"zhangsan","status":3}
+            """);
+
+        // Before reconciliation the bot's own counters would let another sender's broadcast reach wmFull today.
+        Assert.That((await PeekReceivingAsync("wmFull")).RetryAfter, Is.EqualTo(TimeSpan.Zero));
+
+        await NewTracker().RunOnceAsync(CancellationToken.None);
+
+        var decision = await _limiter.TryAcquireAsync(_catalog.LimitsFor(
+            BroadcastService.QuotaSubjectFor(BroadcastTargetKind.Customers, "guide02", "wmFull")), CancellationToken.None);
+        Assert.Multiple(async () =>
+        {
+            Assert.That(decision.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+            Assert.That(decision.BlockedBy, Is.EqualTo(new QuotaKey(QuotaRules.CustomerMassReceiving, "wmFull")));
+            Assert.That(decision.RetryAfter, Is.EqualTo(dayEnd - _time.GetUtcNow()), "held exactly to the end of the Shanghai day");
+            Assert.That((await PeekReceivingAsync("wmGone")).RetryAfter, Is.EqualTo(TimeSpan.Zero), "a recipient who is no longer a friend is not held");
+            Assert.That((await PeekReceivingAsync("wmDelivered")).RetryAfter, Is.EqualTo(TimeSpan.Zero), "a delivery was counted when it was sent");
+        });
+
+        // The next day the hold is gone by itself.
+        _time.Advance(dayEnd - _time.GetUtcNow());
+        Assert.That((await PeekReceivingAsync("wmFull")).RetryAfter, Is.EqualTo(TimeSpan.Zero));
+    }
+
+    [Test]
+    public async Task An_already_received_result_learnt_after_its_day_ended_does_not_hold_the_new_day()
+    {
+        var yesterday = _time.GetUtcNow().AddDays(-1).ToUnixTimeSeconds();
+        await SentMassMessageAsync(OutboxKinds.Broadcast, "zhangsan", "msgLate", ruleName: null);
+        GivenSenders("msgLate", $$"""{"userid":"zhangsan","status":2,"send_time":{{yesterday}}}""");
+        GivenResults("msgLate", "zhangsan", """{"external_userid":"wmFull","userid":"zhangsan","status":3}""");
+
+        await NewTracker().RunOnceAsync(CancellationToken.None);
+
+        Assert.That((await _store.ListAsync(null, 10, CancellationToken.None)).Single().RecipientsAlreadyReceived, Is.EqualTo(1));
+        Assert.That((await PeekReceivingAsync("wmFull")).RetryAfter, Is.EqualTo(TimeSpan.Zero));
+    }
+
+    private async Task<QuotaUsage> PeekReceivingAsync(string customer)
+    {
+        var limit = _catalog.LimitsFor(BroadcastService.QuotaSubjectFor(BroadcastTargetKind.Customers, "guide02", customer))
+            .Single(l => l.Key.Rule == QuotaRules.CustomerMassReceiving);
+        return (await _limiter.PeekAsync([limit], CancellationToken.None))!.Single();
     }
 
     [Test]
@@ -132,7 +200,7 @@ public sealed class MassMessageTrackerTests
         var options = new MassMessageOptions { MaxReminders = 1 };
         var first = NewTracker(options);
         var second = new MassMessageTracker(new MassMessageStore(_rig.NewInstance().Database), _harness.Client, _seeding,
-            Options.Create(options), _time, NullLogger<MassMessageTracker>.Instance);
+            _limiter, _catalog, Options.Create(options), _time, NullLogger<MassMessageTracker>.Instance);
 
         _time.Advance(TimeSpan.FromHours(1));
         await Task.WhenAll(first.RunOnceAsync(CancellationToken.None), second.RunOnceAsync(CancellationToken.None));
@@ -154,7 +222,8 @@ public sealed class MassMessageTrackerTests
     }
 
     private MassMessageTracker NewTracker(MassMessageOptions? options = null) =>
-        new(_store, _harness.Client, _seeding, Options.Create(options ?? new MassMessageOptions()), _time, NullLogger<MassMessageTracker>.Instance);
+        new(_store, _harness.Client, _seeding, _limiter, _catalog, Options.Create(options ?? new MassMessageOptions()), _time,
+            NullLogger<MassMessageTracker>.Instance);
 
     private static List<PlannedPost> Posts(DateTimeOffset start) =>
     [

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Bot.Core.Contacts;
 using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
@@ -54,12 +55,12 @@ internal sealed class OutboxRig : IAsyncDisposable
 
     public async Task<OutboxDispatcher> StartDispatcherAsync(
         IOutboxSender sender, IQuotaLimiter limiter, OutboxOptions? options = null, ILogger<OutboxDispatcher>? logger = null, RigInstance? instance = null,
-        QuotaCatalog? catalog = null)
+        QuotaCatalog? catalog = null, ContactBudget? budget = null)
     {
         instance ??= Instance;
         var dispatcher = new OutboxDispatcher(
             instance.Store, instance.Signal, sender, limiter, catalog ?? new QuotaCatalog(), Options.Create(options ?? new OutboxOptions()), Time,
-            logger ?? NullLogger<OutboxDispatcher>.Instance);
+            logger ?? NullLogger<OutboxDispatcher>.Instance, budget: budget);
         _dispatchers.Add(dispatcher);
         await dispatcher.StartAsync(CancellationToken.None);
         return dispatcher;

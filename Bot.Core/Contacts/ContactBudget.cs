@@ -1,0 +1,55 @@
+using Bot.Core.Outbox;
+using Bot.Core.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Bot.Core.Contacts;
+
+/// <summary>
+/// The weekly contact budget as quota counters: one per customer and one per group an item reaches. They are taken in
+/// the same all-or-nothing limiter decision as the item's API quotas, so a refused send spends no budget and every
+/// instance shares one count through Redis.
+/// </summary>
+public sealed class ContactBudget(IOptions<ContactBudgetOptions> options)
+{
+    // Kinds whose target is a customer group even when their quota subject (a robot webhook) names no chat.
+    private static readonly HashSet<string> GroupKinds = new(StringComparer.Ordinal)
+    {
+        OutboxKinds.SeedingPost, OutboxKinds.LotteryAnnouncement, OutboxKinds.GroupWelcome,
+    };
+
+    /// <summary>What happens to <paramref name="kind"/> over budget; null when the kind does not spend the budget.</summary>
+    public OverBudget? PolicyFor(string kind) =>
+        options.Value.Kinds.TryGetValue(kind, out var policy) ? policy : null;
+
+    public static bool IsBudgetRule(string rule) => rule is ContactBudgetOptions.CustomerRule or ContactBudgetOptions.GroupRule;
+
+    /// <summary>The budget counters an item of <paramref name="kind"/> to <paramref name="target"/> spends; empty when its kind is not budgeted.</summary>
+    public IReadOnlyList<QuotaLimit> LimitsFor(string kind, string target, string? externalUserId, QuotaSubject subject)
+    {
+        if (PolicyFor(kind) is null)
+        {
+            return [];
+        }
+        var o = options.Value;
+        var customers = new HashSet<string>(subject.ExternalUserIds ?? [], StringComparer.Ordinal);
+        if (!string.IsNullOrEmpty(externalUserId))
+        {
+            customers.Add(externalUserId);
+        }
+        var chats = new HashSet<string>(subject.ChatIds ?? [], StringComparer.Ordinal);
+        if (GroupKinds.Contains(kind) && !string.IsNullOrEmpty(target))
+        {
+            chats.Add(target);
+        }
+        var limits = new List<QuotaLimit>(customers.Count + chats.Count);
+        foreach (var customer in customers.Where(c => c.Length > 0).Order(StringComparer.Ordinal))
+        {
+            limits.Add(QuotaLimit.PerCalendar(new QuotaKey(ContactBudgetOptions.CustomerRule, customer), o.PerCustomerPerWeek, QuotaCalendar.Week));
+        }
+        foreach (var chat in chats.Where(c => c.Length > 0).Order(StringComparer.Ordinal))
+        {
+            limits.Add(QuotaLimit.PerCalendar(new QuotaKey(ContactBudgetOptions.GroupRule, chat), o.PerGroupPerWeek, QuotaCalendar.Week));
+        }
+        return limits;
+    }
+}
