@@ -258,7 +258,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     public const string CustomerOptedOut = "customer opted out";
 
     // The one place opt-out is enforced, before the limiter so a refused item spends no quota. Every kind addressed
-    // to the customer honours it, the welcome on a later re-add included (issue 8: "every outbound path"); only the
+    // to the customer honours it, the welcome on a later re-add included: 退订 means no bot message at all; only the
     // confirmation of 退订/订阅 goes, since it answers the customer's own request and tells them how to resume.
     private async Task<bool> IsOptedOutAsync(OutboxItem item, CancellationToken ct) =>
         _preferences is not null
