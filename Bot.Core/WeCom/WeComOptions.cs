@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Bot.Core.WeCom;
 
 /// <summary>The `WeCom` configuration section: the self-built app's identity and callback secrets.</summary>
-public sealed class WeComOptions
+public sealed class WeComOptions : IValidatableObject
 {
     public const string Section = "WeCom";
 
@@ -28,6 +28,16 @@ public sealed class WeComOptions
     [EncodingAesKey]
     public string EncodingAesKey { get; set; } = "";
 
+    /// <summary>
+    /// The intelligent robot's own callback Token (set on the robot's "API mode" page, separately from the app's);
+    /// empty means the robot was given the app's Token. Never logged.
+    /// </summary>
+    public string RobotToken { get; set; } = "";
+
+    /// <summary>The intelligent robot's own EncodingAESKey; empty means the app's. Set both robot values or neither.</summary>
+    [EncodingAesKey]
+    public string RobotEncodingAesKey { get; set; } = "";
+
     [Required]
     [Url]
     public string ApiBaseUrl { get; set; } = "https://qyapi.weixin.qq.com/cgi-bin/";
@@ -39,6 +49,21 @@ public sealed class WeComOptions
     /// <summary>Largest callback body accepted; larger bodies get 413 before any work is done.</summary>
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxCallbackBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>The robot's callback Token and EncodingAESKey: its own when configured, else the app's.</summary>
+    internal (string Token, string EncodingAesKey) RobotSecrets() =>
+        RobotToken.Length > 0 ? (RobotToken, RobotEncodingAesKey) : (Token, EncodingAesKey);
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (string.IsNullOrEmpty(RobotToken) != string.IsNullOrEmpty(RobotEncodingAesKey))
+        {
+            // Half a pair would check the robot's signature with one secret and decrypt with the other's.
+            yield return new ValidationResult(
+                $"WeCom:{nameof(RobotToken)} and WeCom:{nameof(RobotEncodingAesKey)} must be set together, or both left empty.",
+                [nameof(RobotToken), nameof(RobotEncodingAesKey)]);
+        }
+    }
 }
 
 /// <summary>Checks that an EncodingAESKey is 43 characters and decodes to exactly 32 bytes.</summary>

@@ -39,7 +39,9 @@ public sealed class BotApp : WebApplicationFactory<Program>
         WeCom.Given(Request.Create().WithPath("/cgi-bin/gettoken").UsingGet())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", access_token = "TESTTOKEN", expires_in = 7200 }));
         Crypto = new CallbackCrypto(Token, EncodingAesKey, CorpId);
-        RobotCrypto = new CallbackCrypto(Token, EncodingAesKey, "");
+        RobotCrypto = settings?.TryGetValue("WeCom:RobotToken", out var robotToken) == true && robotToken is { Length: > 0 }
+            ? new CallbackCrypto(robotToken, settings["WeCom:RobotEncodingAesKey"]!, "")
+            : new CallbackCrypto(Token, EncodingAesKey, "");
         _settings = new Dictionary<string, string?>
         {
             ["WeCom:CorpId"] = CorpId,

@@ -26,7 +26,8 @@ public readonly record struct CallbackVerification(CallbackRejection Rejection, 
 public sealed class CallbackVerifier
 {
     private readonly CallbackCrypto _app;
-    // Intelligent-robot callbacks are sealed for the empty receiveId (FACTS §1.2, doc 101033).
+    // Intelligent-robot callbacks are sealed for the empty receiveId (FACTS §1.2, doc 101033), with the robot's own
+    // Token and EncodingAESKey when the tenant gave it different ones.
     private readonly CallbackCrypto _robot;
     private readonly TimeProvider _time;
     private readonly TimeSpan _window;
@@ -36,7 +37,8 @@ public sealed class CallbackVerifier
     {
         var o = options.Value;
         _app = new CallbackCrypto(o.Token, o.EncodingAesKey, o.CorpId);
-        _robot = new CallbackCrypto(o.Token, o.EncodingAesKey, "");
+        var (robotToken, robotKey) = o.RobotSecrets();
+        _robot = new CallbackCrypto(robotToken, robotKey, "");
         _time = time;
         _window = o.CallbackTimestampWindow;
         _maxBodyBytes = o.MaxCallbackBodyBytes;
