@@ -10,12 +10,15 @@ public enum PreflightStatus
     /// <summary>Every counter has room: the item goes out as soon as the dispatcher reaches it.</summary>
     Allowed,
 
-    /// <summary>A sliding quota (API per minute, a pause after 45009) holds it until <see cref="PreflightTarget.At"/>.</summary>
+    /// <summary>
+    /// A sliding quota (API per minute, a pause after 45009) or a pause that ends within the period holds it until
+    /// <see cref="PreflightTarget.At"/>.
+    /// </summary>
     Delayed,
 
     /// <summary>
-    /// A calendar cap (the tenant's receiving rule, one message per sender and target a day) is used up for the period:
-    /// WeCom would skip the target, so the bot holds the item until the period ends at <see cref="PreflightTarget.At"/>.
+    /// A calendar cap (the tenant's receiving rule, one message per sender and target a day) is used up for the period,
+    /// or paused to its end: WeCom would skip the target, so the bot holds the item until <see cref="PreflightTarget.At"/>.
     /// </summary>
     Skipped,
 }
@@ -36,12 +39,15 @@ public sealed record PreflightReport(
     int Skipped,
     DateTimeOffset? EstimatedFinishAt);
 
+/// <summary>One send to play forward: what it counts against (the same subject its outbox item will carry) and when it is planned.</summary>
+public sealed record PreflightItem(string Target, QuotaSubject Subject, DateTimeOffset PlannedAt);
+
 /// <summary>
-/// Before a broadcast starts: reads (never takes) every quota counter its items would pass and plays the run forward
-/// in target order. It peeks the limiter rather than counting outbox rows because the limiter's counters are what the
-/// dispatcher obeys, shared with every instance and every kind of send (seeding, lottery, welcome messages), and they
-/// reset with the same calendar. Items already queued but not yet sent are not counted; the report is an outlook, the
-/// dispatcher still decides.
+/// Before a broadcast, seeding run or lottery announcement starts: reads (never takes) every quota counter its items
+/// would pass and plays the run forward in planned order. It peeks the limiter rather than counting outbox rows
+/// because the limiter's counters are what the dispatcher obeys, shared with every instance and every kind of send
+/// (seeding, lottery, welcome messages), and they reset with the same calendar. Items already queued but not yet sent
+/// are not counted; the report is an outlook, the dispatcher still decides.
 /// </summary>
 public sealed class QuotaPreflight
 {
@@ -70,21 +76,33 @@ public sealed class QuotaPreflight
         return CheckAsync(request.TargetKind, request.Sender, request.Targets, ct);
     }
 
-    public async Task<PreflightReport?> CheckAsync(BroadcastTargetKind kind, string sender, IReadOnlyList<string> targets, CancellationToken ct)
+    public Task<PreflightReport?> CheckAsync(BroadcastTargetKind kind, string sender, IReadOnlyList<string> targets, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sender);
         ArgumentNullException.ThrowIfNull(targets);
         var now = _time.GetUtcNow();
-        var distinct = BroadcastService.DistinctTargets(targets);
-        var limitsPerTarget = distinct
-            .Select(target => _catalog.LimitsFor(BroadcastService.QuotaSubjectFor(kind, sender, target)))
+        var items = BroadcastService.DistinctTargets(targets)
+            .Select(target => new PreflightItem(target, BroadcastService.QuotaSubjectFor(kind, sender, target), now))
             .ToList();
+        return CheckAsync(items, ct);
+    }
+
+    /// <summary>
+    /// The outlook for items planned at given times (a time in the past means now), one <see cref="PreflightTarget"/>
+    /// per item in the order given; null when the shared limiter cannot be reached.
+    /// </summary>
+    public async Task<PreflightReport?> CheckAsync(IReadOnlyList<PreflightItem> items, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var now = _time.GetUtcNow();
+        var limitsPerItem = items.Select(item => _catalog.LimitsFor(item.Subject)).ToList();
 
         var unique = new Dictionary<QuotaKey, QuotaLimit>();
-        foreach (var limit in limitsPerTarget.SelectMany(l => l))
+        foreach (var limit in limitsPerItem.SelectMany(l => l))
         {
             unique.TryAdd(limit.Key, limit);
         }
+        var nowMs = now.ToUnixTimeMilliseconds();
         var counters = new Dictionary<QuotaKey, Counter>(unique.Count);
         foreach (var batch in unique.Values.Chunk(PeekBatch))
         {
@@ -94,14 +112,16 @@ public sealed class QuotaPreflight
             }
             for (var i = 0; i < batch.Length; i++)
             {
-                counters[batch[i].Key] = new Counter(batch[i], usages[i]);
+                counters[batch[i].Key] = new Counter(batch[i], usages[i], nowMs, _clock);
             }
         }
 
-        var results = new List<PreflightTarget>(distinct.Count);
-        for (var t = 0; t < distinct.Count; t++)
+        // Played in planned order, as the dispatcher takes due items oldest first; OrderBy is stable, so items planned
+        // for the same moment (a broadcast's targets) keep the caller's order.
+        var results = new PreflightTarget[items.Count];
+        foreach (var i in Enumerable.Range(0, items.Count).OrderBy(i => items[i].PlannedAt))
         {
-            results.Add(Place(distinct[t], limitsPerTarget[t], counters, now));
+            results[i] = Place(items[i], limitsPerItem[i], counters, nowMs);
         }
         var sent = results.Where(r => r.Status != PreflightStatus.Skipped).ToList();
         return new PreflightReport(
@@ -115,60 +135,155 @@ public sealed class QuotaPreflight
     }
 
     /// <summary>
-    /// The earliest time every counter of one target has a unit for it, given the units earlier targets of this run
-    /// have already been given; takes the units when the target goes out in this run.
+    /// The earliest time at or after the item's planned time at which every counter has a unit for it, given the
+    /// units earlier items of this run were given; takes the units when the item goes out in this run.
     /// </summary>
-    private PreflightTarget Place(string target, IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, DateTimeOffset now)
+    private static PreflightTarget Place(PreflightItem item, IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long nowMs)
     {
-        var at = now;
+        var planned = Math.Max(item.PlannedAt.ToUnixTimeMilliseconds(), nowMs);
+        var at = planned;
         string? blockedBy = null;
-        foreach (var limit in limits)
+        // A move past one counter's wait can only meet later waits of the others, so the passes settle; the guard
+        // only bounds a pathological configuration.
+        for (var pass = 0; pass < 1_000; pass++)
         {
-            var counter = counters[limit.Key];
-            if (limit.Calendar != QuotaCalendar.None && counter.Planned >= counter.Usage.Remaining)
+            var moved = false;
+            foreach (var limit in limits)
             {
-                // Full for the whole period: held until it ends, whatever the other counters say.
-                var (_, endMs) = _clock.PeriodOf(limit.Calendar, now.ToUnixTimeMilliseconds());
-                var end = DateTimeOffset.FromUnixTimeMilliseconds(endMs);
-                return new PreflightTarget(target, PreflightStatus.Skipped, end > now + counter.Usage.RetryAfter ? end : now + counter.Usage.RetryAfter, limit.Key.Rule);
+                var (readyAt, skippedUntil) = counters[limit.Key].Check(at);
+                if (skippedUntil is { } until)
+                {
+                    return new PreflightTarget(item.Target, PreflightStatus.Skipped, DateTimeOffset.FromUnixTimeMilliseconds(until), limit.Key.Rule);
+                }
+                if (readyAt > at)
+                {
+                    at = readyAt;
+                    blockedBy = limit.Key.Rule;
+                    moved = true;
+                }
             }
-            var ready = counter.NextFree(now);
-            if (ready > at)
+            if (!moved)
             {
-                at = ready;
-                blockedBy = limit.Key.Rule;
+                break;
             }
         }
         foreach (var limit in limits)
         {
-            counters[limit.Key].Planned++;
+            counters[limit.Key].Take(at);
         }
-        return new PreflightTarget(target, at > now ? PreflightStatus.Delayed : PreflightStatus.Allowed, at, blockedBy);
+        return new PreflightTarget(item.Target, at > planned ? PreflightStatus.Delayed : PreflightStatus.Allowed,
+            DateTimeOffset.FromUnixTimeMilliseconds(at), at > planned ? blockedBy : null);
     }
 
     /// <summary>A counter as peeked, plus the units this run would take from it.</summary>
-    private sealed class Counter(QuotaLimit limit, QuotaUsage usage)
+    private sealed class Counter
     {
-        public QuotaUsage Usage { get; } = usage;
+        private readonly QuotaLimit _limit;
+        private readonly QuotaUsage _usage;
+        private readonly QuotaCalendarClock _clock;
+        private readonly long _pauseEndMs;
+        private readonly long _currentPeriodStartMs;
+        private readonly long _windowMs;
 
-        public long Planned { get; set; }
+        // Sliding windows: when each counted unit stops counting (Unix ms → units).
+        private readonly SortedDictionary<long, long> _expiries = [];
 
-        /// <summary>When the next unit (after <see cref="Planned"/> ones) is free.</summary>
-        public DateTimeOffset NextFree(DateTimeOffset now)
+        // Calendar periods: units this run takes in each period (period start → units).
+        private readonly Dictionary<long, long> _takenPerPeriod = [];
+
+        public Counter(QuotaLimit limit, QuotaUsage usage, long nowMs, QuotaCalendarClock clock)
         {
-            var remaining = Usage.Remaining;
-            if (Planned < remaining)
+            _limit = limit;
+            _usage = usage;
+            _clock = clock;
+            var retryAt = nowMs + (long)Math.Ceiling(usage.RetryAfter.TotalMilliseconds);
+            if (limit.Calendar != QuotaCalendar.None)
             {
-                // Room now; a wait then can only be a pause (45009 / 45033).
-                return now + Usage.RetryAfter;
+                // Full or not, nothing passes this counter before RetryAfter: a full one waits for its period to end,
+                // one with room can only be waiting out a pause.
+                _pauseEndMs = retryAt;
+                _currentPeriodStartMs = clock.PeriodOf(limit.Calendar, nowMs).StartMs;
+                return;
             }
-            // A sliding counter full of this run's own units frees one window (plus its one bucket of slack, see
-            // SlidingWindow) after they were taken; units taken before now free by RetryAfter at the latest. Both
-            // bounds are conservative: the run's units actually spread over the window.
-            var window = TimeSpan.FromMilliseconds(SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1));
-            return remaining > 0
-                ? now + window * ((Planned - remaining) / limit.Limit + 1)
-                : now + Usage.RetryAfter + window * (Planned / limit.Limit);
+            // A sliding counter frees a unit one window (plus its one bucket of slack, see SlidingWindow) after it was
+            // taken. When of the peeked units were taken is unknown: a full counter frees by RetryAfter, and then all
+            // of them are assumed gone; one with room keeps them for a whole window. Both are conservative bounds.
+            _windowMs = SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1);
+            if (usage.Remaining == 0)
+            {
+                _expiries[retryAt] = usage.Used;
+            }
+            else
+            {
+                _pauseEndMs = retryAt;
+                if (usage.Used > 0)
+                {
+                    _expiries[nowMs + _windowMs] = usage.Used;
+                }
+            }
+        }
+
+        /// <summary>When a unit is free at or after <paramref name="atMs"/>, or, for a calendar cap, until when the item is held for the period.</summary>
+        public (long ReadyAt, long? SkippedUntil) Check(long atMs)
+        {
+            if (_limit.Calendar != QuotaCalendar.None)
+            {
+                var (start, end) = _clock.PeriodOf(_limit.Calendar, atMs);
+                // Counters peeked now apply to items in the current calendar period; an item planned in a later
+                // period starts from an empty counter there, plus what this run takes in that period.
+                var (used, limit) = start == _currentPeriodStartMs ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
+                if (used + _takenPerPeriod.GetValueOrDefault(start) >= limit)
+                {
+                    return (atMs, Math.Max(end, _pauseEndMs));
+                }
+                if (_pauseEndMs > atMs)
+                {
+                    // A pause that lasts to the end of the period (WeCom said the recipient already got another mass
+                    // message) holds the item for the period, like a full counter: skipped, not delayed.
+                    return _pauseEndMs >= end ? (atMs, _pauseEndMs) : (_pauseEndMs, null);
+                }
+                return (atMs, null);
+            }
+            var at = Math.Max(atMs, _pauseEndMs);
+            long active = 0;
+            foreach (var (expiry, units) in _expiries)
+            {
+                if (expiry > at)
+                {
+                    active += units;
+                }
+            }
+            if (active < _limit.Limit)
+            {
+                return (at, null);
+            }
+            // The earliest moment enough of the counted units have expired to leave one free.
+            var needed = active - _limit.Limit + 1;
+            foreach (var (expiry, units) in _expiries)
+            {
+                if (expiry <= at)
+                {
+                    continue;
+                }
+                needed -= units;
+                if (needed <= 0)
+                {
+                    return (expiry, null);
+                }
+            }
+            return (at, null);
+        }
+
+        public void Take(long atMs)
+        {
+            if (_limit.Calendar != QuotaCalendar.None)
+            {
+                var start = _clock.PeriodOf(_limit.Calendar, atMs).StartMs;
+                _takenPerPeriod[start] = _takenPerPeriod.GetValueOrDefault(start) + 1;
+                return;
+            }
+            var expiry = atMs + _windowMs;
+            _expiries[expiry] = _expiries.GetValueOrDefault(expiry) + 1;
         }
     }
 }
