@@ -102,7 +102,8 @@ public sealed class QuotaPreflight
         {
             unique.TryAdd(limit.Key, limit);
         }
-        var nowMs = now.ToUnixTimeMilliseconds();
+        // Times are UTC ticks: milliseconds would round away the sub-millisecond part of now and of planned times.
+        var nowTicks = now.UtcTicks;
         var counters = new Dictionary<QuotaKey, Counter>(unique.Count);
         foreach (var batch in unique.Values.Chunk(PeekBatch))
         {
@@ -112,7 +113,7 @@ public sealed class QuotaPreflight
             }
             for (var i = 0; i < batch.Length; i++)
             {
-                counters[batch[i].Key] = new Counter(batch[i], usages[i], nowMs, _clock);
+                counters[batch[i].Key] = new Counter(batch[i], usages[i], nowTicks, _clock);
             }
         }
 
@@ -121,7 +122,7 @@ public sealed class QuotaPreflight
         var results = new PreflightTarget[items.Count];
         foreach (var i in Enumerable.Range(0, items.Count).OrderBy(i => items[i].PlannedAt))
         {
-            results[i] = Place(items[i], limitsPerItem[i], counters, nowMs);
+            results[i] = Place(items[i], limitsPerItem[i], counters, nowTicks);
         }
         var sent = results.Where(r => r.Status != PreflightStatus.Skipped).ToList();
         return new PreflightReport(
@@ -138,9 +139,9 @@ public sealed class QuotaPreflight
     /// The earliest time at or after the item's planned time at which every counter has a unit for it, given the
     /// units earlier items of this run were given; takes the units when the item goes out in this run.
     /// </summary>
-    private static PreflightTarget Place(PreflightItem item, IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long nowMs)
+    private static PreflightTarget Place(PreflightItem item, IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long nowTicks)
     {
-        var planned = Math.Max(item.PlannedAt.ToUnixTimeMilliseconds(), nowMs);
+        var planned = Math.Max(item.PlannedAt.UtcTicks, nowTicks);
         var at = planned;
         string? blockedBy = null;
         // A move past one counter's wait can only meet later waits of the others, so the passes settle; the guard
@@ -153,7 +154,7 @@ public sealed class QuotaPreflight
                 var (readyAt, skippedUntil) = counters[limit.Key].Check(at);
                 if (skippedUntil is { } until)
                 {
-                    return new PreflightTarget(item.Target, PreflightStatus.Skipped, DateTimeOffset.FromUnixTimeMilliseconds(until), limit.Key.Rule);
+                    return new PreflightTarget(item.Target, PreflightStatus.Skipped, FromTicks(until), limit.Key.Rule);
                 }
                 if (readyAt > at)
                 {
@@ -172,8 +173,10 @@ public sealed class QuotaPreflight
             counters[limit.Key].Take(at);
         }
         return new PreflightTarget(item.Target, at > planned ? PreflightStatus.Delayed : PreflightStatus.Allowed,
-            DateTimeOffset.FromUnixTimeMilliseconds(at), at > planned ? blockedBy : null);
+            FromTicks(at), at > planned ? blockedBy : null);
     }
+
+    private static DateTimeOffset FromTicks(long utcTicks) => new(utcTicks, TimeSpan.Zero);
 
     /// <summary>A counter as peeked, plus the units this run would take from it.</summary>
     private sealed class Counter
@@ -181,70 +184,72 @@ public sealed class QuotaPreflight
         private readonly QuotaLimit _limit;
         private readonly QuotaUsage _usage;
         private readonly QuotaCalendarClock _clock;
-        private readonly long _pauseEndMs;
-        private readonly long _currentPeriodStartMs;
-        private readonly long _windowMs;
+        private readonly long _pauseEnd;
+        private readonly long _currentPeriodStart;
+        private readonly long _window;
 
-        // Sliding windows: when each counted unit stops counting (Unix ms → units).
+        // Sliding windows: when each counted unit stops counting (UTC ticks → units).
         private readonly SortedDictionary<long, long> _expiries = [];
 
         // Calendar periods: units this run takes in each period (period start → units).
         private readonly Dictionary<long, long> _takenPerPeriod = [];
 
-        public Counter(QuotaLimit limit, QuotaUsage usage, long nowMs, QuotaCalendarClock clock)
+        public Counter(QuotaLimit limit, QuotaUsage usage, long now, QuotaCalendarClock clock)
         {
             _limit = limit;
             _usage = usage;
             _clock = clock;
-            var retryAt = nowMs + (long)Math.Ceiling(usage.RetryAfter.TotalMilliseconds);
+            // The limiters count whole milliseconds from their own reading of the clock, taken after ours: RetryAfter
+            // runs from the millisecond, not from our sub-millisecond now (or a full day would end 0.8 ms late).
+            var retryAt = now - now % TimeSpan.TicksPerMillisecond + usage.RetryAfter.Ticks;
             if (limit.Calendar != QuotaCalendar.None)
             {
                 // Full or not, nothing passes this counter before RetryAfter: a full one waits for its period to end,
                 // one with room can only be waiting out a pause.
-                _pauseEndMs = retryAt;
-                _currentPeriodStartMs = clock.PeriodOf(limit.Calendar, nowMs).StartMs;
+                _pauseEnd = retryAt;
+                _currentPeriodStart = Period(now).Start;
                 return;
             }
             // A sliding counter frees a unit one window (plus its one bucket of slack, see SlidingWindow) after it was
             // taken. When of the peeked units were taken is unknown: a full counter frees by RetryAfter, and then all
             // of them are assumed gone; one with room keeps them for a whole window. Both are conservative bounds.
-            _windowMs = SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1);
+            _window = SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1) * TimeSpan.TicksPerMillisecond;
             if (usage.Remaining == 0)
             {
                 _expiries[retryAt] = usage.Used;
             }
             else
             {
-                _pauseEndMs = retryAt;
+                _pauseEnd = retryAt;
                 if (usage.Used > 0)
                 {
-                    _expiries[nowMs + _windowMs] = usage.Used;
+                    _expiries[now + _window] = usage.Used;
                 }
             }
         }
 
-        /// <summary>When a unit is free at or after <paramref name="atMs"/>, or, for a calendar cap, until when the item is held for the period.</summary>
-        public (long ReadyAt, long? SkippedUntil) Check(long atMs)
+        /// <summary>When a unit is free at or after <paramref name="at"/>, or, for a calendar cap, until when the item is held for the period.</summary>
+        public (long ReadyAt, long? SkippedUntil) Check(long at)
         {
             if (_limit.Calendar != QuotaCalendar.None)
             {
-                var (start, end) = _clock.PeriodOf(_limit.Calendar, atMs);
+                var (start, end) = Period(at);
                 // Counters peeked now apply to items in the current calendar period; an item planned in a later
                 // period starts from an empty counter there, plus what this run takes in that period.
-                var (used, limit) = start == _currentPeriodStartMs ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
+                var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
                 if (used + _takenPerPeriod.GetValueOrDefault(start) >= limit)
                 {
-                    return (atMs, Math.Max(end, _pauseEndMs));
+                    return (at, Math.Max(end, _pauseEnd));
                 }
-                if (_pauseEndMs > atMs)
+                if (_pauseEnd > at)
                 {
                     // A pause that lasts to the end of the period (WeCom said the recipient already got another mass
                     // message) holds the item for the period, like a full counter: skipped, not delayed.
-                    return _pauseEndMs >= end ? (atMs, _pauseEndMs) : (_pauseEndMs, null);
+                    return _pauseEnd >= end ? (at, _pauseEnd) : (_pauseEnd, null);
                 }
-                return (atMs, null);
+                return (at, null);
             }
-            var at = Math.Max(atMs, _pauseEndMs);
+            at = Math.Max(at, _pauseEnd);
             long active = 0;
             foreach (var (expiry, units) in _expiries)
             {
@@ -274,16 +279,23 @@ public sealed class QuotaPreflight
             return (at, null);
         }
 
-        public void Take(long atMs)
+        public void Take(long at)
         {
             if (_limit.Calendar != QuotaCalendar.None)
             {
-                var start = _clock.PeriodOf(_limit.Calendar, atMs).StartMs;
+                var start = Period(at).Start;
                 _takenPerPeriod[start] = _takenPerPeriod.GetValueOrDefault(start) + 1;
                 return;
             }
-            var expiry = atMs + _windowMs;
+            var expiry = at + _window;
             _expiries[expiry] = _expiries.GetValueOrDefault(expiry) + 1;
+        }
+
+        /// <summary>The calendar period holding <paramref name="at"/>, in UTC ticks.</summary>
+        private (long Start, long End) Period(long at)
+        {
+            var (startMs, endMs) = _clock.PeriodOf(_limit.Calendar, FromTicks(at).ToUnixTimeMilliseconds());
+            return (DateTimeOffset.FromUnixTimeMilliseconds(startMs).UtcTicks, DateTimeOffset.FromUnixTimeMilliseconds(endMs).UtcTicks);
         }
     }
 }
