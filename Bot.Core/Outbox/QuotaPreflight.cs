@@ -211,8 +211,9 @@ public sealed class QuotaPreflight
                 return;
             }
             // A sliding counter frees a unit one window (plus its one bucket of slack, see SlidingWindow) after it was
-            // taken. When of the peeked units were taken is unknown: a full counter frees by RetryAfter, and then all
-            // of them are assumed gone; one with room keeps them for a whole window. Both are conservative bounds.
+            // taken. When the peeked units were taken is unknown: a full counter frees one by RetryAfter and is assumed
+            // to free all of them then (optimistic for a run far larger than the limit); one with room is assumed to
+            // keep them a whole window (conservative).
             _window = SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1) * TimeSpan.TicksPerMillisecond;
             if (usage.Remaining == 0)
             {
