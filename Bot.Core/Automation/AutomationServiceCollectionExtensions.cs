@@ -28,6 +28,7 @@ public static class AutomationServiceCollectionExtensions
         services.TryAddSingleton<IOutboxSender, WeComOutboxSender>();
         services.AddSingleton<IInboxHandler, CallbackHandler>();
         services.TryAddSingleton<CampaignOutbound>();
+        services.TryAddSingleton<CampaignPreflight>();
         services.Replace(ServiceDescriptor.Singleton<Func<LotteryDrawResult, CancellationToken, Task>>(
             sp => sp.GetRequiredService<CampaignOutbound>().AnnounceAsync));
         services.Replace(ServiceDescriptor.Singleton<SeedingPostSink>(sp => sp.GetRequiredService<CampaignOutbound>().PostSeedingAsync));

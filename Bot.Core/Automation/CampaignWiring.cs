@@ -112,7 +112,7 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
     {
         metrics.LotteryDrawn(result.Late);
         var rule = rules.Current.Lotteries.FirstOrDefault(l => l.Source.Name == result.Lottery);
-        var channel = rule?.Channel == GroupChannel.MassMessage ? GroupPostChannels.MassMessage : GroupPostChannels.Robot;
+        var channel = AnnouncementChannel(rule);
         var requests = new List<OutboxRequest>();
         foreach (var announcement in result.Announcements)
         {
@@ -165,8 +165,16 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
             Target = post.ChatId,
             Payload = OutboundPayloads.Serialize(request),
             IdempotencyKey = post.IdempotencyKey,
-            QuotaSubject = new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: post.Sender, ChatIds: [post.ChatId]),
+            QuotaSubject = SeedingSubject(post.Sender, post.ChatId),
             Provenance = new OutboxProvenance(null, post.Script, null, null, rules.Current.Version),
         }, ct);
     }
+
+    /// <summary>The channel a lottery's announcements go through; a lottery no longer in the rules announces by robot.</summary>
+    internal static string AnnouncementChannel(LotteryRule? rule) =>
+        rule?.Channel == GroupChannel.MassMessage ? GroupPostChannels.MassMessage : GroupPostChannels.Robot;
+
+    /// <summary>What a seeding post counts against: a mass-message task in one group, sent as the trumpet member.</summary>
+    internal static QuotaSubject SeedingSubject(string sender, string chatId) =>
+        new(QuotaRules.AddMsgTemplate, Sender: sender, ChatIds: [chatId]);
 }

@@ -62,3 +62,6 @@ public delegate Task<IReadOnlyDictionary<string, string>> LotteryWinnerNames(IRe
 
 /// <summary>One lottery a customer entered: by a group keyword or through the admin endpoint (<paramref name="Source"/>).</summary>
 public sealed record LotteryEntryRecord(string Lottery, string? ChatId, string Source, DateTimeOffset EnteredAt);
+
+/// <summary>A lottery's announcement outlook: state (pending, open, drawn), draw time and the groups it would announce in.</summary>
+internal sealed record LotteryAnnouncementPlan(string Lottery, string State, DateTimeOffset Draws, IReadOnlyList<string> ChatIds);

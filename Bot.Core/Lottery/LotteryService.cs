@@ -228,6 +228,20 @@ public sealed partial class LotteryService
             row.Late);
     }
 
+    /// <summary>
+    /// When and where a lottery's results would be announced: its draw time, state, and the groups it has entries from
+    /// so far (the draw announces in those); null for an unknown lottery.
+    /// </summary>
+    internal async Task<LotteryAnnouncementPlan?> PlanAnnouncementAsync(string lottery, CancellationToken ct)
+    {
+        if (await _store.FindAsync(lottery, ct) is not { } row)
+        {
+            return null;
+        }
+        var chats = (await _store.EntryChatIdsAsync(lottery, ct)).Order(StringComparer.Ordinal).ToList();
+        return new LotteryAnnouncementPlan(row.Name, row.State, DateTimeOffset.FromUnixTimeMilliseconds(row.DrawsUnixMs), chats);
+    }
+
     /// <summary>Opens (commits a seed for) every stored lottery whose opening time has come.</summary>
     internal async Task CommitOpenedAsync(CancellationToken ct)
     {

@@ -10,12 +10,15 @@ public enum PreflightStatus
     /// <summary>Every counter has room: the item goes out as soon as the dispatcher reaches it.</summary>
     Allowed,
 
-    /// <summary>A sliding quota (API per minute, a pause after 45009) holds it until <see cref="PreflightTarget.At"/>.</summary>
+    /// <summary>
+    /// A sliding quota (API per minute, a pause after 45009) or a pause that ends within the period holds it until
+    /// <see cref="PreflightTarget.At"/>.
+    /// </summary>
     Delayed,
 
     /// <summary>
-    /// A calendar cap (the tenant's receiving rule, one message per sender and target a day) is used up for the period:
-    /// WeCom would skip the target, so the bot holds the item until the period ends at <see cref="PreflightTarget.At"/>.
+    /// A calendar cap (the tenant's receiving rule, one message per sender and target a day) is used up for the period,
+    /// or paused to its end: WeCom would skip the target, so the bot holds the item until <see cref="PreflightTarget.At"/>.
     /// </summary>
     Skipped,
 }
@@ -36,12 +39,15 @@ public sealed record PreflightReport(
     int Skipped,
     DateTimeOffset? EstimatedFinishAt);
 
+/// <summary>One send to play forward: what it counts against (the same subject its outbox item will carry) and when it is planned.</summary>
+public sealed record PreflightItem(string Target, QuotaSubject Subject, DateTimeOffset PlannedAt);
+
 /// <summary>
-/// Before a broadcast starts: reads (never takes) every quota counter its items would pass and plays the run forward
-/// in target order. It peeks the limiter rather than counting outbox rows because the limiter's counters are what the
-/// dispatcher obeys, shared with every instance and every kind of send (seeding, lottery, welcome messages), and they
-/// reset with the same calendar. Items already queued but not yet sent are not counted; the report is an outlook, the
-/// dispatcher still decides.
+/// Before a broadcast, seeding run or lottery announcement starts: reads (never takes) every quota counter its items
+/// would pass and plays the run forward in planned order. It peeks the limiter rather than counting outbox rows
+/// because the limiter's counters are what the dispatcher obeys, shared with every instance and every kind of send
+/// (seeding, lottery, welcome messages), and they reset with the same calendar. Items already queued but not yet sent
+/// are not counted; the report is an outlook, the dispatcher still decides.
 /// </summary>
 public sealed class QuotaPreflight
 {
@@ -70,21 +76,34 @@ public sealed class QuotaPreflight
         return CheckAsync(request.TargetKind, request.Sender, request.Targets, ct);
     }
 
-    public async Task<PreflightReport?> CheckAsync(BroadcastTargetKind kind, string sender, IReadOnlyList<string> targets, CancellationToken ct)
+    public Task<PreflightReport?> CheckAsync(BroadcastTargetKind kind, string sender, IReadOnlyList<string> targets, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(sender);
         ArgumentNullException.ThrowIfNull(targets);
         var now = _time.GetUtcNow();
-        var distinct = BroadcastService.DistinctTargets(targets);
-        var limitsPerTarget = distinct
-            .Select(target => _catalog.LimitsFor(BroadcastService.QuotaSubjectFor(kind, sender, target)))
+        var items = BroadcastService.DistinctTargets(targets)
+            .Select(target => new PreflightItem(target, BroadcastService.QuotaSubjectFor(kind, sender, target), now))
             .ToList();
+        return CheckAsync(items, ct);
+    }
+
+    /// <summary>
+    /// The outlook for items planned at given times (a time in the past means now), one <see cref="PreflightTarget"/>
+    /// per item in the order given; null when the shared limiter cannot be reached.
+    /// </summary>
+    public async Task<PreflightReport?> CheckAsync(IReadOnlyList<PreflightItem> items, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var now = _time.GetUtcNow();
+        var limitsPerItem = items.Select(item => _catalog.LimitsFor(item.Subject)).ToList();
 
         var unique = new Dictionary<QuotaKey, QuotaLimit>();
-        foreach (var limit in limitsPerTarget.SelectMany(l => l))
+        foreach (var limit in limitsPerItem.SelectMany(l => l))
         {
             unique.TryAdd(limit.Key, limit);
         }
+        // Times are UTC ticks: milliseconds would round away the sub-millisecond part of now and of planned times.
+        var nowTicks = now.UtcTicks;
         var counters = new Dictionary<QuotaKey, Counter>(unique.Count);
         foreach (var batch in unique.Values.Chunk(PeekBatch))
         {
@@ -94,14 +113,16 @@ public sealed class QuotaPreflight
             }
             for (var i = 0; i < batch.Length; i++)
             {
-                counters[batch[i].Key] = new Counter(batch[i], usages[i]);
+                counters[batch[i].Key] = new Counter(batch[i], usages[i], nowTicks, _clock);
             }
         }
 
-        var results = new List<PreflightTarget>(distinct.Count);
-        for (var t = 0; t < distinct.Count; t++)
+        // Played in planned order, as the dispatcher takes due items oldest first; OrderBy is stable, so items planned
+        // for the same moment (a broadcast's targets) keep the caller's order.
+        var results = new PreflightTarget[items.Count];
+        foreach (var i in Enumerable.Range(0, items.Count).OrderBy(i => items[i].PlannedAt))
         {
-            results.Add(Place(distinct[t], limitsPerTarget[t], counters, now));
+            results[i] = Place(items[i], limitsPerItem[i], counters, nowTicks);
         }
         var sent = results.Where(r => r.Status != PreflightStatus.Skipped).ToList();
         return new PreflightReport(
@@ -115,60 +136,167 @@ public sealed class QuotaPreflight
     }
 
     /// <summary>
-    /// The earliest time every counter of one target has a unit for it, given the units earlier targets of this run
-    /// have already been given; takes the units when the target goes out in this run.
+    /// The earliest time at or after the item's planned time at which every counter has a unit for it, given the
+    /// units earlier items of this run were given; takes the units when the item goes out in this run.
     /// </summary>
-    private PreflightTarget Place(string target, IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, DateTimeOffset now)
+    private static PreflightTarget Place(PreflightItem item, IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long nowTicks)
     {
-        var at = now;
+        var planned = Math.Max(item.PlannedAt.UtcTicks, nowTicks);
+        var at = planned;
         string? blockedBy = null;
-        foreach (var limit in limits)
+        // A move past one counter's wait can only meet later waits of the others, so the passes settle; the guard
+        // only bounds a pathological configuration.
+        for (var pass = 0; pass < 1_000; pass++)
         {
-            var counter = counters[limit.Key];
-            if (limit.Calendar != QuotaCalendar.None && counter.Planned >= counter.Usage.Remaining)
+            var moved = false;
+            foreach (var limit in limits)
             {
-                // Full for the whole period: held until it ends, whatever the other counters say.
-                var (_, endMs) = _clock.PeriodOf(limit.Calendar, now.ToUnixTimeMilliseconds());
-                var end = DateTimeOffset.FromUnixTimeMilliseconds(endMs);
-                return new PreflightTarget(target, PreflightStatus.Skipped, end > now + counter.Usage.RetryAfter ? end : now + counter.Usage.RetryAfter, limit.Key.Rule);
+                var (readyAt, skippedUntil) = counters[limit.Key].Check(at);
+                if (skippedUntil is { } until)
+                {
+                    return new PreflightTarget(item.Target, PreflightStatus.Skipped, FromTicks(until), limit.Key.Rule);
+                }
+                if (readyAt > at)
+                {
+                    at = readyAt;
+                    blockedBy = limit.Key.Rule;
+                    moved = true;
+                }
             }
-            var ready = counter.NextFree(now);
-            if (ready > at)
+            if (!moved)
             {
-                at = ready;
-                blockedBy = limit.Key.Rule;
+                break;
             }
         }
         foreach (var limit in limits)
         {
-            counters[limit.Key].Planned++;
+            counters[limit.Key].Take(at);
         }
-        return new PreflightTarget(target, at > now ? PreflightStatus.Delayed : PreflightStatus.Allowed, at, blockedBy);
+        return new PreflightTarget(item.Target, at > planned ? PreflightStatus.Delayed : PreflightStatus.Allowed,
+            FromTicks(at), at > planned ? blockedBy : null);
     }
 
+    private static DateTimeOffset FromTicks(long utcTicks) => new(utcTicks, TimeSpan.Zero);
+
     /// <summary>A counter as peeked, plus the units this run would take from it.</summary>
-    private sealed class Counter(QuotaLimit limit, QuotaUsage usage)
+    private sealed class Counter
     {
-        public QuotaUsage Usage { get; } = usage;
+        private readonly QuotaLimit _limit;
+        private readonly QuotaUsage _usage;
+        private readonly QuotaCalendarClock _clock;
+        private readonly long _pauseEnd;
+        private readonly long _currentPeriodStart;
+        private readonly long _window;
 
-        public long Planned { get; set; }
+        // Sliding windows: when each counted unit stops counting (UTC ticks → units).
+        private readonly SortedDictionary<long, long> _expiries = [];
 
-        /// <summary>When the next unit (after <see cref="Planned"/> ones) is free.</summary>
-        public DateTimeOffset NextFree(DateTimeOffset now)
+        // Calendar periods: units this run takes in each period (period start → units).
+        private readonly Dictionary<long, long> _takenPerPeriod = [];
+
+        public Counter(QuotaLimit limit, QuotaUsage usage, long now, QuotaCalendarClock clock)
         {
-            var remaining = Usage.Remaining;
-            if (Planned < remaining)
+            _limit = limit;
+            _usage = usage;
+            _clock = clock;
+            // The limiters count whole milliseconds from their own reading of the clock, taken after ours: RetryAfter
+            // runs from the millisecond, not from our sub-millisecond now (or a full day would end 0.8 ms late).
+            var retryAt = now - now % TimeSpan.TicksPerMillisecond + usage.RetryAfter.Ticks;
+            if (limit.Calendar != QuotaCalendar.None)
             {
-                // Room now; a wait then can only be a pause (45009 / 45033).
-                return now + Usage.RetryAfter;
+                // Full or not, nothing passes this counter before RetryAfter: a full one waits for its period to end,
+                // one with room can only be waiting out a pause.
+                _pauseEnd = retryAt;
+                _currentPeriodStart = Period(now).Start;
+                return;
             }
-            // A sliding counter full of this run's own units frees one window (plus its one bucket of slack, see
-            // SlidingWindow) after they were taken; units taken before now free by RetryAfter at the latest. Both
-            // bounds are conservative: the run's units actually spread over the window.
-            var window = TimeSpan.FromMilliseconds(SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1));
-            return remaining > 0
-                ? now + window * ((Planned - remaining) / limit.Limit + 1)
-                : now + Usage.RetryAfter + window * (Planned / limit.Limit);
+            // A sliding counter frees a unit one window (plus its one bucket of slack, see SlidingWindow) after it was
+            // taken. When the peeked units were taken is unknown: a full counter frees one by RetryAfter and is assumed
+            // to free all of them then (optimistic for a run far larger than the limit); one with room is assumed to
+            // keep them a whole window (conservative).
+            _window = SlidingWindow.BucketMs(limit.Window) * (SlidingWindow.Buckets + 1) * TimeSpan.TicksPerMillisecond;
+            if (usage.Remaining == 0)
+            {
+                _expiries[retryAt] = usage.Used;
+            }
+            else
+            {
+                _pauseEnd = retryAt;
+                if (usage.Used > 0)
+                {
+                    _expiries[now + _window] = usage.Used;
+                }
+            }
+        }
+
+        /// <summary>When a unit is free at or after <paramref name="at"/>, or, for a calendar cap, until when the item is held for the period.</summary>
+        public (long ReadyAt, long? SkippedUntil) Check(long at)
+        {
+            if (_limit.Calendar != QuotaCalendar.None)
+            {
+                var (start, end) = Period(at);
+                // Counters peeked now apply to items in the current calendar period; an item planned in a later
+                // period starts from an empty counter there, plus what this run takes in that period.
+                var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
+                if (used + _takenPerPeriod.GetValueOrDefault(start) >= limit)
+                {
+                    return (at, Math.Max(end, _pauseEnd));
+                }
+                if (_pauseEnd > at)
+                {
+                    // A pause that lasts to the end of the period (WeCom said the recipient already got another mass
+                    // message) holds the item for the period, like a full counter: skipped, not delayed.
+                    return _pauseEnd >= end ? (at, _pauseEnd) : (_pauseEnd, null);
+                }
+                return (at, null);
+            }
+            at = Math.Max(at, _pauseEnd);
+            long active = 0;
+            foreach (var (expiry, units) in _expiries)
+            {
+                if (expiry > at)
+                {
+                    active += units;
+                }
+            }
+            if (active < _limit.Limit)
+            {
+                return (at, null);
+            }
+            // The earliest moment enough of the counted units have expired to leave one free.
+            var needed = active - _limit.Limit + 1;
+            foreach (var (expiry, units) in _expiries)
+            {
+                if (expiry <= at)
+                {
+                    continue;
+                }
+                needed -= units;
+                if (needed <= 0)
+                {
+                    return (expiry, null);
+                }
+            }
+            return (at, null);
+        }
+
+        public void Take(long at)
+        {
+            if (_limit.Calendar != QuotaCalendar.None)
+            {
+                var start = Period(at).Start;
+                _takenPerPeriod[start] = _takenPerPeriod.GetValueOrDefault(start) + 1;
+                return;
+            }
+            var expiry = at + _window;
+            _expiries[expiry] = _expiries.GetValueOrDefault(expiry) + 1;
+        }
+
+        /// <summary>The calendar period holding <paramref name="at"/>, in UTC ticks.</summary>
+        private (long Start, long End) Period(long at)
+        {
+            var (startMs, endMs) = _clock.PeriodOf(_limit.Calendar, FromTicks(at).ToUnixTimeMilliseconds());
+            return (DateTimeOffset.FromUnixTimeMilliseconds(startMs).UtcTicks, DateTimeOffset.FromUnixTimeMilliseconds(endMs).UtcTicks);
         }
     }
 }

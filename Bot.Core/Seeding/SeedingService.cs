@@ -111,6 +111,18 @@ public sealed partial class SeedingService(
     public DateTimeOffset? NextOccurrence(SeedingScript script, DateTimeOffset after) =>
         script.Start.Cron?.GetNextOccurrence(after, _zone);
 
+    /// <summary>
+    /// The schedule a run of <paramref name="script"/> started at <paramref name="start"/> in a group would get, planned
+    /// exactly as <see cref="StartRunAsync"/> plans it (around the group's stored posts) but without jitter and
+    /// without storing anything.
+    /// </summary>
+    public async Task<IReadOnlyList<PlannedPost>> PreviewRunAsync(SeedingScript script, string chatId, DateTimeOffset start, CancellationToken ct)
+    {
+        var others = await store.ListPlannedPostTimesAsync(chatId, start.AddDays(-31), ct);
+        // 0.5 is the middle of the jitter range: each post at its scripted offset; the real run moves it by ±jitter.
+        return SeedingPlanner.Plan(script, start, _zone, quotas.Value.MassMessageReceivingRule, others, static () => 0.5);
+    }
+
     private async Task<bool> StartRunAsync(SeedingScript script, string chatId, string startKey, DateTimeOffset start, CancellationToken ct)
     {
         var others = await store.ListPlannedPostTimesAsync(chatId, start.AddDays(-31), ct);

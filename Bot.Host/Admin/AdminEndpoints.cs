@@ -1,3 +1,4 @@
+using Bot.Core.Automation;
 using Bot.Core.Inbox;
 using Bot.Core.Lottery;
 using Bot.Core.Observability;
@@ -41,7 +42,9 @@ public static class AdminEndpoints
         admin.MapGet("/broadcasts/{id:long}", GetBroadcastAsync);
         admin.MapGet("/lotteries/{name}", GetLotteryAuditAsync);
         admin.MapPost("/lotteries/{name}/entries", EnterLotteryAsync);
+        admin.MapGet("/lotteries/{name}/preflight", PreflightLotteryAsync);
         admin.MapGet("/seeding", GetSeedingScheduleAsync);
+        admin.MapGet("/seeding/{script}/preflight", PreflightSeedingAsync);
         admin.MapGet("/mass-messages", ListMassMessagesAsync);
 
         // Anyone may recompute a draw: commitment before, seed, entries and winners after.
@@ -148,6 +151,34 @@ public static class AdminEndpoints
 
     private static async Task<Ok<IReadOnlyList<SeedingPostRow>>> GetSeedingScheduleAsync(SeedingStore seeding, CancellationToken ct, string? chatId = null) =>
         TypedResults.Ok(await seeding.GetScheduleAsync(chatId, ct));
+
+    /// <summary>
+    /// A run of the seeding script started now (a cron script: at its next occurrence) in the comma-separated groups,
+    /// or in every live group it matches; starts nothing.
+    /// </summary>
+    private static async Task<Results<Ok<SeedingPreflightReport>, ProblemHttpResult>> PreflightSeedingAsync(
+        string script, CampaignPreflight preflight, CancellationToken ct, string? groups = null)
+    {
+        var chatIds = groups?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var (lookup, report) = await preflight.CheckSeedingAsync(script, chatIds, ct);
+        return Preflight(lookup, report, $"No seeding script named '{script}' in the live rules.");
+    }
+
+    /// <summary>The lottery's announcements in each group it has entries from, at its draw time (now if due).</summary>
+    private static async Task<Results<Ok<LotteryPreflightReport>, ProblemHttpResult>> PreflightLotteryAsync(
+        string name, CampaignPreflight preflight, CancellationToken ct)
+    {
+        var (lookup, report) = await preflight.CheckLotteryAsync(name, ct);
+        return Preflight(lookup, report, $"No lottery named '{name}'.");
+    }
+
+    private static Results<Ok<T>, ProblemHttpResult> Preflight<T>(PreflightLookup lookup, T? report, string unknown) where T : class =>
+        lookup switch
+        {
+            PreflightLookup.Found when report is not null => TypedResults.Ok(report),
+            PreflightLookup.UnknownName => TypedResults.Problem(unknown, statusCode: StatusCodes.Status404NotFound),
+            _ => TypedResults.Problem("The quota limiter cannot be reached; try again.", statusCode: StatusCodes.Status503ServiceUnavailable),
+        };
 
     /// <summary>Tracked mass-message tasks, newest first, with their confirmation state and recipient counts.</summary>
     private static async Task<Ok<IReadOnlyList<MassMessageTaskView>>> ListMassMessagesAsync(

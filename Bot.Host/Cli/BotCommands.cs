@@ -5,9 +5,11 @@ using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
 using Bot.Core.Lottery;
 using Bot.Core.Rules;
+using Bot.Core.Seeding;
 using Bot.Core.Storage;
 using Bot.Core.WeCom;
 using Bot.Core.WeCom.Callbacks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Bot.Web.Cli;
@@ -29,6 +31,13 @@ public static class BotCommands
           Bot.Host preflight --groups A,B --sender USER  before a broadcast to these groups (or --customers): per target allowed,
                                                          delayed or skipped under the quotas, and the estimated finish; reads
                                                          the shared Redis counters when Redis is configured
+          Bot.Host preflight --seeding SCRIPT [--groups A,B]
+                                                         a run of the seeding script started now (cron: at its next time) in
+                                                         these groups (default: every live group it matches): per post sender,
+                                                         planned time, allowed/delayed/skipped and why, posts already
+                                                         scheduled there, and when the run would finish
+          Bot.Host preflight --lottery NAME              the lottery's announcement in each group it has entries from, at the
+                                                         draw time (now if due): channel, allowed/delayed/skipped, finish
           Bot.Host lottery verify NAME                   recompute a drawn lottery's winners from its revealed seed and entries
           Bot.Host sample-callback [BASE_URL]            print a curl command posting a signed, encrypted "contact added" callback
           Bot.Host healthcheck URL                       exit 0 when URL answers 2xx within 3 s (container health check)
@@ -50,6 +59,13 @@ public static class BotCommands
                 return Simulate(path, file, Console.Out, Console.Error);
             case ["preflight", "--groups" or "--customers", var list, "--sender", var sender]:
                 return await PreflightAsync(args[1] == "--groups" ? BroadcastTargetKind.Groups : BroadcastTargetKind.Customers, list, sender, output, error);
+            case ["preflight", "--seeding", var script]:
+                return await PreflightCampaignAsync(p => p.CheckSeedingAsync(script, null, CancellationToken.None), PrintSeeding, $"no seeding script named '{script}' in the rules", output, error, time);
+            case ["preflight", "--seeding", var script, "--groups", var list]:
+                var chats = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                return await PreflightCampaignAsync(p => p.CheckSeedingAsync(script, chats, CancellationToken.None), PrintSeeding, $"no seeding script named '{script}' in the rules", output, error, time);
+            case ["preflight", "--lottery", var lottery]:
+                return await PreflightCampaignAsync(p => p.CheckLotteryAsync(lottery, CancellationToken.None), PrintLottery, $"no lottery named '{lottery}'", output, error, time);
             case ["lottery", "verify", var name]:
                 return await VerifyLotteryAsync(name);
             case ["sample-callback", .. var rest]:
@@ -208,11 +224,7 @@ public static class BotCommands
         builder.Configuration.Sources.Insert(0, shipped);
         builder.Logging.ClearProviders();
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        if (builder.Configuration.GetSection(Bot.Core.Redis.RedisOptions.Section).Get<Bot.Core.Redis.RedisOptions>() is not { Enabled: true })
-        {
-            // Without Redis the counters live inside the running service; this process can only show its own, empty ones.
-            error.WriteLine("preflight: Redis is not configured; counters start empty here, so only limits are checked");
-        }
+        WarnWithoutRedis(builder, error);
         builder.AddRateLimiting();
         builder.Services.AddSingleton<QuotaPreflight>();
         using var host = builder.Build();
@@ -232,6 +244,80 @@ public static class BotCommands
         output.WriteLine($"{report.Allowed} allowed, {report.Delayed} delayed, {report.Skipped} skipped; "
             + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "nothing would go out in this period"));
         return 0;
+    }
+
+    private static void WarnWithoutRedis(HostApplicationBuilder builder, TextWriter error)
+    {
+        if (builder.Configuration.GetSection(Bot.Core.Redis.RedisOptions.Section).Get<Bot.Core.Redis.RedisOptions>() is not { Enabled: true })
+        {
+            // Without Redis the counters live inside the running service; this process can only show its own, empty ones.
+            error.WriteLine("preflight: Redis is not configured; counters start empty here, so only limits are checked");
+        }
+    }
+
+    /// <summary>A seeding or lottery pre-flight: the live rule files, the database and the shared counters, with no worker started.</summary>
+    private static async Task<int> PreflightCampaignAsync<T>(
+        Func<CampaignPreflight, Task<(PreflightLookup Lookup, T? Report)>> check, Action<T, TextWriter> print, string unknown,
+        TextWriter output, TextWriter error, TimeProvider time) where T : class
+    {
+        var builder = CommandHostBuilder();
+        builder.Services.AddSingleton(time);
+        WarnWithoutRedis(builder, error);
+        builder.AddRateLimiting();
+        builder.AddRules();
+        builder.AddSeeding();
+        builder.AddLottery();
+        builder.Services.TryAddSingleton<QuotaPreflight>();
+        builder.Services.TryAddSingleton<CampaignPreflight>();
+        using var host = builder.Build();
+        await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);
+        // Only the rules are loaded; the workers that would send anything are never started.
+        var rules = host.Services.GetRequiredService<RuleSetProvider>();
+        await rules.StartAsync(CancellationToken.None);
+        try
+        {
+            var (lookup, report) = await check(host.Services.GetRequiredService<CampaignPreflight>());
+            if (lookup == PreflightLookup.UnknownName)
+            {
+                error.WriteLine($"preflight: {unknown}");
+                return 1;
+            }
+            if (report is null)
+            {
+                error.WriteLine("preflight: the quota limiter (Redis) cannot be reached");
+                return 1;
+            }
+            print(report, output);
+            return 0;
+        }
+        finally
+        {
+            await rules.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static void PrintSeeding(SeedingPreflightReport report, TextWriter output)
+    {
+        output.WriteLine($"seeding {report.Script} starting {report.Start:u}, receiving rule {report.ReceivingRule}, at {report.At:u}");
+        output.WriteLine($"{"GROUP",-24} {"RUN",-9} {"STEP",4} {"SENDER",-16} {"PLANNED",-20} {"STATUS",-8} {"AT",-20} BLOCKED BY");
+        foreach (var p in report.Posts)
+        {
+            output.WriteLine($"{p.ChatId,-24} {(p.Scheduled ? "scheduled" : "new"),-9} {p.Step,4} {p.Sender,-16} {p.PlannedAt,-20:u} {p.Status,-8} {p.At,-20:u} {p.BlockedBy ?? "-"}");
+        }
+        output.WriteLine($"new run: {report.Allowed} allowed, {report.Delayed} delayed, {report.Skipped} skipped; "
+            + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "no post would go out as planned"));
+    }
+
+    private static void PrintLottery(LotteryPreflightReport report, TextWriter output)
+    {
+        output.WriteLine($"lottery {report.Lottery} ({report.State}) announces at {report.AnnounceAt:u}, receiving rule {report.ReceivingRule}, at {report.At:u}");
+        output.WriteLine($"{"GROUP",-24} {"CHANNEL",-12} {"STATUS",-8} {"AT",-20} BLOCKED BY");
+        foreach (var g in report.Groups)
+        {
+            output.WriteLine($"{g.ChatId,-24} {g.Channel,-12} {g.Status,-8} {g.At,-20:u} {g.BlockedBy ?? "-"}");
+        }
+        output.WriteLine($"{report.Allowed} allowed, {report.Delayed} delayed, {report.Skipped} skipped; "
+            + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "no group has entries, or none would be reached in this period"));
     }
 
     private static async Task<int> VerifyLotteryAsync(string name)

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Bot.Core.RateLimiting;
 using Bot.Tests.Fixtures;
 using Bot.Web.Cli;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -98,6 +99,38 @@ public sealed class QuotaPreflightTests
             Assert.That(Target(root, "wrG7").GetProperty("blockedBy").GetString(), Is.EqualTo(QuotaRules.ApiPerMinute));
             Assert.That(root.GetProperty("estimatedFinishAt").GetDateTimeOffset(), Is.EqualTo(at + 2 * window));
             Assert.That(root.GetProperty("delayed").GetInt32(), Is.EqualTo(4));
+        });
+    }
+
+    [Test]
+    public async Task A_receiving_rule_paused_past_the_end_of_its_period_is_skipped_and_a_shorter_pause_delays()
+    {
+        // Tuesday 2026-12-01 10:00 in Shanghai: the day's receiving period ends in 14 h.
+        var morning = new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.FromHours(8));
+        using var bot = new BotApp(settings: new Dictionary<string, string?> { ["Quotas:MassMessageReceivingRule"] = "OnePerDay" });
+        using var app = CampaignPreflightTests.OnClock(bot, new FakeTimeProvider(morning));
+        using var client = CampaignPreflightTests.AdminClient(app);
+        var limiter = app.Services.GetRequiredService<IQuotaLimiter>();
+        // What the dispatcher will do when WeCom reports a recipient "already received another mass message".
+        var pastMidnight = TimeSpan.FromHours(15);
+        await limiter.PauseAsync(new QuotaKey(QuotaRules.GroupMassReceiving, "wrPausedForToday"), pastMidnight, CancellationToken.None);
+        await limiter.PauseAsync(new QuotaKey(QuotaRules.GroupMassReceiving, "wrPausedBriefly"), TimeSpan.FromMinutes(10), CancellationToken.None);
+
+        using var report = await PreflightAsync(client, "guide01", "wrPausedForToday", "wrPausedBriefly", "wrFree");
+
+        var root = report.RootElement;
+        var today = Target(root, "wrPausedForToday");
+        var briefly = Target(root, "wrPausedBriefly");
+        Assert.Multiple(() =>
+        {
+            Assert.That(today.GetProperty("status").GetString(), Is.EqualTo("Skipped"));
+            Assert.That(today.GetProperty("blockedBy").GetString(), Is.EqualTo(QuotaRules.GroupMassReceiving));
+            Assert.That(today.GetProperty("at").GetDateTimeOffset(), Is.EqualTo(morning + pastMidnight));
+            Assert.That(briefly.GetProperty("status").GetString(), Is.EqualTo("Delayed"));
+            Assert.That(briefly.GetProperty("blockedBy").GetString(), Is.EqualTo(QuotaRules.GroupMassReceiving));
+            Assert.That(briefly.GetProperty("at").GetDateTimeOffset(), Is.EqualTo(morning.AddMinutes(10)));
+            Assert.That(Target(root, "wrFree").GetProperty("status").GetString(), Is.EqualTo("Allowed"));
+            Assert.That(root.GetProperty("estimatedFinishAt").GetDateTimeOffset(), Is.EqualTo(morning.AddMinutes(10)));
         });
     }
 
