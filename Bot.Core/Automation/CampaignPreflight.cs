@@ -113,7 +113,7 @@ public sealed class CampaignPreflight(
                 posts.Add(new SeedingPreflightPost(chat, script.Name, false, planned.Step, planned.By, planned.DueAt, default, default, null, planned.Note));
             }
         }
-        var items = posts.Select(p => new PreflightItem(p.ChatId, CampaignOutbound.SeedingSubject(p.Sender, p.ChatId), p.PlannedAt)).ToList();
+        var items = posts.Select(p => new PreflightItem(OutboxKinds.SeedingPost, p.ChatId, CampaignOutbound.SeedingSubject(p.Sender, p.ChatId), p.PlannedAt)).ToList();
         if (await preflight.CheckAsync(items, ct) is not { } report)
         {
             return (PreflightLookup.LimiterUnavailable, null);
@@ -151,7 +151,7 @@ public sealed class CampaignPreflight(
         {
             // The announcer's own choice of sender: the rule's, else the group owner (only a mass message uses it).
             var sender = rule?.Sender ?? (channel == GroupPostChannels.MassMessage ? (await groups.GetAsync(chat, ct))?.Owner : null);
-            items.Add(new PreflightItem(chat, CallbackHandler.GroupPostSubject(channel, chat, rule?.RobotKey, sender), announceAt));
+            items.Add(new PreflightItem(OutboxKinds.LotteryAnnouncement, chat, CallbackHandler.GroupPostSubject(channel, chat, rule?.RobotKey, sender), announceAt));
         }
         if (await preflight.CheckAsync(items, ct) is not { } report)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Bot.Core.Contacts;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Options;
 
@@ -39,8 +40,11 @@ public sealed record PreflightReport(
     int Skipped,
     DateTimeOffset? EstimatedFinishAt);
 
-/// <summary>One send to play forward: what it counts against (the same subject its outbox item will carry) and when it is planned.</summary>
-public sealed record PreflightItem(string Target, QuotaSubject Subject, DateTimeOffset PlannedAt);
+/// <summary>
+/// One send to play forward: its outbox kind, target and quota subject (the same its outbox item will carry, so it
+/// meets the same counters, the contact budget included) and when it is planned.
+/// </summary>
+public sealed record PreflightItem(string Kind, string Target, QuotaSubject Subject, DateTimeOffset PlannedAt);
 
 /// <summary>
 /// Before a broadcast, seeding run or lottery announcement starts: reads (never takes) every quota counter its items
@@ -59,11 +63,13 @@ public sealed class QuotaPreflight
     private readonly QuotaCalendarClock _clock;
     private readonly MassMessageReceivingRule _receivingRule;
     private readonly TimeProvider _time;
+    private readonly ContactBudget? _budget;
 
-    public QuotaPreflight(IQuotaLimiter limiter, QuotaCatalog catalog, IOptions<QuotaOptions> options, TimeProvider time)
+    public QuotaPreflight(IQuotaLimiter limiter, QuotaCatalog catalog, IOptions<QuotaOptions> options, TimeProvider time, ContactBudget? budget = null)
     {
         _limiter = limiter;
         _catalog = catalog;
+        _budget = budget;
         _clock = QuotaCalendarClock.From(options.Value);
         _receivingRule = options.Value.MassMessageReceivingRule;
         _time = time;
@@ -82,7 +88,7 @@ public sealed class QuotaPreflight
         ArgumentNullException.ThrowIfNull(targets);
         var now = _time.GetUtcNow();
         var items = BroadcastService.DistinctTargets(targets)
-            .Select(target => new PreflightItem(target, BroadcastService.QuotaSubjectFor(kind, sender, target), now))
+            .Select(target => new PreflightItem(OutboxKinds.Broadcast, target, BroadcastService.QuotaSubjectFor(kind, sender, target), now))
             .ToList();
         return CheckAsync(items, ct);
     }
@@ -95,7 +101,7 @@ public sealed class QuotaPreflight
     {
         ArgumentNullException.ThrowIfNull(items);
         var now = _time.GetUtcNow();
-        var limitsPerItem = items.Select(item => _catalog.LimitsFor(item.Subject)).ToList();
+        var limitsPerItem = items.Select(LimitsFor).ToList();
 
         var unique = new Dictionary<QuotaKey, QuotaLimit>();
         foreach (var limit in limitsPerItem.SelectMany(l => l))
@@ -174,6 +180,14 @@ public sealed class QuotaPreflight
         }
         return new PreflightTarget(item.Target, at > planned ? PreflightStatus.Delayed : PreflightStatus.Allowed,
             FromTicks(at), at > planned ? blockedBy : null);
+    }
+
+    /// <summary>The counters the dispatcher will pass the item's outbox item through: its quotas and its contact budget.</summary>
+    private IReadOnlyList<QuotaLimit> LimitsFor(PreflightItem item)
+    {
+        var limits = _catalog.LimitsFor(item.Subject);
+        var budget = _budget?.LimitsFor(item.Kind, item.Target, null, item.Subject) ?? [];
+        return budget.Count == 0 ? limits : [.. limits, .. budget];
     }
 
     private static DateTimeOffset FromTicks(long utcTicks) => new(utcTicks, TimeSpan.Zero);

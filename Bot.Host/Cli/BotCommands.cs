@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Bot.Core.Automation;
+using Bot.Core.Contacts;
 using Bot.Core.Inbox;
 using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
@@ -226,6 +227,8 @@ public static class BotCommands
         builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         WarnWithoutRedis(builder, error);
         builder.AddRateLimiting();
+        // The contact budget is counted like the quotas, so the outlook shows it too.
+        builder.AddContacts();
         builder.Services.AddSingleton<QuotaPreflight>();
         using var host = builder.Build();
         var targets = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -264,6 +267,7 @@ public static class BotCommands
         builder.Services.AddSingleton(time);
         WarnWithoutRedis(builder, error);
         builder.AddRateLimiting();
+        builder.AddContacts();
         builder.AddRules();
         builder.AddSeeding();
         builder.AddLottery();

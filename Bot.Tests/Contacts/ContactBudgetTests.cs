@@ -22,6 +22,7 @@ namespace Bot.Tests.Contacts;
 /// stub), and with two dispatchers sharing a real Redis. The receiving rule is set to days-in-month and every broadcast
 /// has its own sender, so that the budget is the only counter that can hold a later message.
 /// </summary>
+[NonParallelizable] // The CLI reads its configuration from the process environment, as in production.
 public sealed class ContactBudgetTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
@@ -53,6 +54,46 @@ public sealed class ContactBudgetTests
             var second = Bodies(app).Where(b => b.Contains("guide02", StringComparison.Ordinal)).ToList();
             Assert.That(second, Has.Count.EqualTo(1), "only the in-budget customer of the second broadcast reached WeCom");
             Assert.That(second[0], Does.Contain("wmBUDGET03").And.Not.Contain("wmBUDGET01"));
+        });
+    }
+
+    [Test]
+    public async Task Pre_flight_over_http_and_the_cli_shows_a_spent_customer_budget_as_skipped_until_next_week()
+    {
+        var settings = Settings(new()
+        {
+            ["Redis:Configuration"] = RedisTestServer.Shared.Configuration,
+            ["Redis:KeyPrefix"] = RedisTestServer.NewPrefix(),
+            ["ContactBudget:PerCustomerPerWeek"] = "1",
+        });
+        using var app = new BotApp(settings: settings);
+        Assert.That(app.Service<IQuotaLimiter>(), Is.InstanceOf<RedisQuotaLimiter>());
+        GivenAddMsgTemplate(app);
+        var sent = await BroadcastAsync(app, "guide01", 1, "wmPREFLIGHT1");
+        await WaitForAsync(app, sent, items => items.All(i => i.State == OutboxState.Sent));
+
+        using var admin = app.CreateAdminClient();
+        using var response = await admin.PostAsJsonAsync("/admin/broadcasts/preflight", new
+        {
+            name = "next", text = "下周见", targetKind = 1, sender = "guide02", targets = new[] { "wmPREFLIGHT1", "wmPREFLIGHT2" },
+        });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using var report = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var targets = report.RootElement.GetProperty("targets").EnumerateArray().ToDictionary(t => t.GetProperty("target").GetString()!);
+
+        var cli = await RunCliAsync(settings, ["preflight", "--customers", "wmPREFLIGHT1,wmPREFLIGHT2", "--sender", "guide02"]);
+
+        Assert.Multiple(() =>
+        {
+            var spent = targets["wmPREFLIGHT1"];
+            Assert.That(spent.GetProperty("status").GetString(), Is.EqualTo("Skipped"));
+            Assert.That(spent.GetProperty("blockedBy").GetString(), Is.EqualTo(ContactBudgetOptions.CustomerRule));
+            Assert.That(spent.GetProperty("at").GetDateTimeOffset(), Is.EqualTo(NextMondayInShanghai(DateTimeOffset.UtcNow)).Within(TimeSpan.FromSeconds(5)));
+            Assert.That(targets["wmPREFLIGHT2"].GetProperty("status").GetString(), Is.EqualTo("Allowed"));
+            Assert.That(cli.Exit, Is.EqualTo(0));
+            Assert.That(cli.Lines.Single(l => l.StartsWith("wmPREFLIGHT1", StringComparison.Ordinal)),
+                Does.Contain("Skipped").And.EndWith(ContactBudgetOptions.CustomerRule), "the CLI reads the same shared counters");
+            Assert.That(cli.Lines.Single(l => l.StartsWith("wmPREFLIGHT2", StringComparison.Ordinal)), Does.Contain("Allowed"));
         });
     }
 
@@ -231,6 +272,31 @@ public sealed class ContactBudgetTests
         }
         Assert.Fail($"Broadcast {broadcastId} did not reach the expected state: {string.Join(", ", items.Select(i => $"{i.Target}={i.State}"))}");
         return items;
+    }
+
+    /// <summary>Runs a verb as production does: configuration from the process environment.</summary>
+    private static async Task<(int? Exit, string[] Lines)> RunCliAsync(Dictionary<string, string?> settings, string[] args)
+    {
+        var variables = settings.ToDictionary(p => p.Key.Replace(":", "__", StringComparison.Ordinal), p => p.Value);
+        var previous = variables.Keys.ToDictionary(k => k, Environment.GetEnvironmentVariable);
+        using var output = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        int? exit;
+        try
+        {
+            foreach (var (key, value) in variables)
+            {
+                Environment.SetEnvironmentVariable(key, value);
+            }
+            exit = await Bot.Web.Cli.BotCommands.TryRunAsync(args, output, TextWriter.Null, TimeProvider.System);
+        }
+        finally
+        {
+            foreach (var (key, value) in previous)
+            {
+                Environment.SetEnvironmentVariable(key, value);
+            }
+        }
+        return (exit, output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     private static DateTimeOffset NextMondayInShanghai(DateTimeOffset now)
