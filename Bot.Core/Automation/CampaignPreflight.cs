@@ -113,7 +113,9 @@ public sealed class CampaignPreflight(
                 posts.Add(new SeedingPreflightPost(chat, script.Name, false, planned.Step, planned.By, planned.DueAt, default, default, null, planned.Note));
             }
         }
-        var items = posts.Select(p => new PreflightItem(OutboxKinds.SeedingPost, p.ChatId, CampaignOutbound.SeedingSubject(p.Sender, p.ChatId), p.PlannedAt)).ToList();
+        var ruleSet = rules.Current;
+        var items = posts.Select(p => new PreflightItem(OutboxKinds.SeedingPost, p.ChatId,
+            CampaignOutbound.SeedingSubject(ruleSet.Seeding.FirstOrDefault(r => r.Source.Name == p.Script), p.Sender, p.ChatId), p.PlannedAt)).ToList();
         if (await preflight.CheckAsync(items, ct) is not { } report)
         {
             return (PreflightLookup.LimiterUnavailable, null);

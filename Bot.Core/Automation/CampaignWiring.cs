@@ -149,24 +149,22 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
         }
     }
 
-    /// <summary>A due seeding post: a mass-message task in that group, sent as the trumpet member.</summary>
+    /// <summary>
+    /// A due seeding post through its script's channel: a mass-message task sent as the trumpet member (who confirms it
+    /// in the client), or a post by the group robot when the rule says <c>channel: robot</c>.
+    /// </summary>
     public async Task PostSeedingAsync(SeedingPostDue post, CancellationToken ct)
     {
-        var request = new AddMsgTemplateRequest
-        {
-            ChatType = ChatTypes.Group,
-            Sender = post.Sender,
-            ChatIds = [post.ChatId],
-            Text = new MessageText(post.Text),
-        };
+        var rule = rules.Current.Seeding.FirstOrDefault(s => s.Source.Name == post.Script);
+        var channel = SeedingChannel(rule);
         await outbox.EnqueueAsync(new OutboxRequest
         {
             Kind = OutboxKinds.SeedingPost,
             Target = post.ChatId,
-            Payload = OutboundPayloads.Serialize(request),
+            Payload = OutboundPayloads.Serialize(new GroupPostPayload(channel, post.ChatId, post.Text, rule?.RobotKey, post.Sender)),
             IdempotencyKey = post.IdempotencyKey,
-            QuotaSubject = SeedingSubject(post.Sender, post.ChatId),
-            Provenance = new OutboxProvenance(null, post.Script, null, null, rules.Current.Version),
+            QuotaSubject = SeedingSubject(rule, post.Sender, post.ChatId),
+            Provenance = new OutboxProvenance(null, post.Script, rule?.Source.File, rule?.Source.Line, rules.Current.Version),
         }, ct);
     }
 
@@ -174,7 +172,11 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
     internal static string AnnouncementChannel(LotteryRule? rule) =>
         rule?.Channel == GroupChannel.MassMessage ? GroupPostChannels.MassMessage : GroupPostChannels.Robot;
 
-    /// <summary>What a seeding post counts against: a mass-message task in one group, sent as the trumpet member.</summary>
-    internal static QuotaSubject SeedingSubject(string sender, string chatId) =>
-        new(QuotaRules.AddMsgTemplate, Sender: sender, ChatIds: [chatId]);
+    /// <summary>The channel a seeding script posts through; a script no longer in the rules posts as its trumpets did.</summary>
+    internal static string SeedingChannel(SeedingRule? rule) =>
+        rule?.Channel == GroupChannel.Robot ? GroupPostChannels.Robot : GroupPostChannels.MassMessage;
+
+    /// <summary>What a seeding post counts against: a mass-message task as the trumpet member, or the group robot's webhook.</summary>
+    internal static QuotaSubject SeedingSubject(SeedingRule? rule, string sender, string chatId) =>
+        CallbackHandler.GroupPostSubject(SeedingChannel(rule), chatId, rule?.RobotKey, sender);
 }

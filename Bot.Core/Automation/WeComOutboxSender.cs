@@ -92,9 +92,9 @@ public sealed partial class WeComOutboxSender(
                 return await MarkTagsAsync(OutboundPayloads.Deserialize<TagChangePayload>(item.Payload), ct);
             case OutboxKinds.Reply or OutboxKinds.PreferenceReply:
                 return await ReplyAsync(OutboundPayloads.Deserialize<ReplyPayload>(item.Payload), ct);
-            case OutboxKinds.GroupWelcome or OutboxKinds.LotteryAnnouncement:
+            case OutboxKinds.GroupWelcome or OutboxKinds.LotteryAnnouncement or OutboxKinds.SeedingPost:
                 return await PostToGroupAsync(OutboundPayloads.Deserialize<GroupPostPayload>(item.Payload), ct);
-            case OutboxKinds.SeedingPost or OutboxKinds.Broadcast:
+            case OutboxKinds.Broadcast:
                 var task = await api.AddMsgTemplateAsync(OutboundPayloads.Deserialize<AddMsgTemplateRequest>(item.Payload), ct);
                 return task.MsgId;
             case OutboxKinds.GroupWelcomeTemplate:
@@ -155,7 +155,11 @@ public sealed partial class WeComOutboxSender(
         }
         if (payload.Channel == GroupPostChannels.Robot)
         {
-            await api.SendRobotWebhookAsync(payload.RobotKey!, RobotWebhookMessage.ForText(text), ct);
+            // The rule loader only warns about a robot channel without a key (the rule may be mid-edit); posting
+            // cannot work without one, so the item fails with that reason instead of an exception's.
+            var key = payload.RobotKey
+                ?? throw new WeComApiException(QuotaRules.WebhookSend, WeComErrorCodes.InvalidParameter, "the rule's channel is robot but it has no robot_key");
+            await api.SendRobotWebhookAsync(key, RobotWebhookMessage.ForText(text), ct);
             return null;
         }
         var task = await api.AddMsgTemplateAsync(new AddMsgTemplateRequest

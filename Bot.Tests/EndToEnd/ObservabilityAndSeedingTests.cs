@@ -25,6 +25,46 @@ public sealed class ObservabilityAndSeedingTests
     }
 
     [Test]
+    public async Task A_seeding_script_on_the_robot_channel_posts_through_the_group_robot_not_as_a_mass_message()
+    {
+        using var app = new BotApp(editRules: rules =>
+        {
+            var path = Path.Combine(rules, "campaigns.yaml");
+            var yaml = File.ReadAllText(path);
+            var seeding = yaml[yaml.IndexOf("seeding:", StringComparison.Ordinal)..];
+            File.WriteAllText(path, yaml.Replace(seeding, """
+                seeding:
+                  - name: vip-robot-warm-up
+                    groups: ["VIP*"]
+                    start: group_created
+                    channel: robot
+                    robot_key: "seed-robot-key"
+                    posts:
+                      - after: 0s
+                        by: trumpet01
+                        text: "新群开张，欢迎大家！"
+
+                """, StringComparison.Ordinal));
+        });
+        FakeWeCom.StubAll(app.WeCom);
+        using var client = app.CreateClient();
+        var created = $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[wrSEEDROBOT1]]></ChatId><ChangeType><![CDATA[create]]></ChangeType></xml>";
+
+        Assert.That((await client.SendAsync(app.SignedPost(created))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        var posted = await FakeWeCom.WaitForAsync(app.WeCom, "/cgi-bin/webhook/send");
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'seeding_post' AND target = 'wrSEEDROBOT1' AND state = 'sent'", n => n == 1);
+        Assert.Multiple(() =>
+        {
+            Assert.That(posted[0].RequestMessage!.Query!["key"].ToString(), Is.EqualTo("seed-robot-key"));
+            Assert.That(FakeWeCom.Json(posted[0]).GetProperty("text").GetProperty("content").GetString(), Is.EqualTo("新群开张，欢迎大家！"));
+            Assert.That(FakeWeCom.Calls(app.WeCom, "/cgi-bin/externalcontact/add_msg_template"), Is.Empty,
+                "a robot post needs no trumpet to confirm it");
+        });
+    }
+
+    [Test]
     public async Task A_new_vip_group_gets_the_trumpet_schedule_spread_over_two_days_under_a_one_per_day_rule()
     {
         using var app = new BotApp();
