@@ -92,7 +92,10 @@ internal sealed partial class CampaignRuleSync(
         rule.Jitter,
         // Seeding text has no variables; rendering with none gives the text as written.
         rule.Posts.Select(p => new SeedingStep(p.After, p.By, p.Text.Render([]))).ToList(),
-        rule.AppliesToGroup);
+        rule.AppliesToGroup)
+    {
+        CountsAgainstReceivingRule = rule.Channel != GroupChannel.Robot,
+    };
 
     private static partial class Log
     {

@@ -33,6 +33,17 @@ internal sealed class QuotaCalendarClock(TimeZoneInfo zone)
         return (ToUnixMs(start), ToUnixMs(end));
     }
 
+    /// <summary>
+    /// What the tenant's receiving rule allows one customer or group in the period holding <paramref name="at"/>:
+    /// the limit and the calendar period it counts in. The month's limit is its own number of days.
+    /// </summary>
+    public (int Limit, QuotaCalendar Period) ReceivingAllowance(MassMessageReceivingRule rule, DateTimeOffset at) => rule switch
+    {
+        MassMessageReceivingRule.SevenPerWeek => (7, QuotaCalendar.Week),
+        MassMessageReceivingRule.DaysInMonthPerMonth => (DaysInMonth(at), QuotaCalendar.Month),
+        _ => (1, QuotaCalendar.Day),
+    };
+
     public int DaysInMonth(DateTimeOffset now)
     {
         var local = TimeZoneInfo.ConvertTime(now, zone);

@@ -97,13 +97,9 @@ public sealed class QuotaCatalog
         {
             return (rule.Limit, rule.Window);
         }
-        return _receivingRule switch
-        {
-            MassMessageReceivingRule.SevenPerWeek => (7, QuotaRuleWindow.Of(QuotaCalendar.Week)),
-            // The month is the one the send falls in; the limiter counts it in the same zone, so they agree.
-            MassMessageReceivingRule.DaysInMonthPerMonth => (_clock.DaysInMonth(_time.GetUtcNow()), QuotaRuleWindow.Of(QuotaCalendar.Month)),
-            _ => (1, QuotaRuleWindow.Of(QuotaCalendar.Day)),
-        };
+        // The month is the one the send falls in; the limiter counts it in the same zone, so they agree.
+        var (limit, period) = _clock.ReceivingAllowance(_receivingRule, _time.GetUtcNow());
+        return (limit, QuotaRuleWindow.Of(period));
     }
 
     private sealed record CompiledRule(string Name, QuotaKeyPattern Pattern, int Limit, QuotaRuleWindow Window, HashSet<string>? Apis);

@@ -19,11 +19,6 @@ public sealed class SeedingOptions
     /// <summary>Longest sleep between checks (new runs also wake the worker at once).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MaxIdle { get; set; } = TimeSpan.FromSeconds(30);
-
-
-    /// <summary>Time zone of quiet hours, cron schedules and calendar days.</summary>
-    [Required]
-    public string TimeZone { get; set; } = "Asia/Shanghai";
 }
 
 [OptionsValidator]

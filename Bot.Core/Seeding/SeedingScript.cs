@@ -13,6 +13,12 @@ public sealed record SeedingScript(
     IReadOnlyList<SeedingStep> Posts,
     Func<string, bool> MatchesGroup)
 {
+    /// <summary>
+    /// Whether its posts are mass messages (sent as the trumpets), which the group's receiving rule caps; a script on
+    /// the robot channel posts through the group robot, which the rule does not count.
+    /// </summary>
+    public bool CountsAgainstReceivingRule { get; init; } = true;
+
     /// <summary>A fingerprint of what a run depends on, so a run can tell when its script was edited or removed.</summary>
     public string Fingerprint { get; } = Fingerprints.Of(Name, string.Join('|', GroupGlobs), Start.Cron?.ToString() ?? "created",
         QuietHours?.ToString() ?? "", Jitter.ToString(), string.Join('|', Posts.Select(p => $"{p.After}/{p.By}/{p.Text}")));

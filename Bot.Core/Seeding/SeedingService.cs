@@ -1,4 +1,5 @@
 using Bot.Core.RateLimiting;
+using Bot.Core.Rules;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -34,21 +35,21 @@ public sealed class SeedingRandom(Random random)
 /// </summary>
 public sealed partial class SeedingService(
     SeedingStore store,
-    IOptions<SeedingOptions> options,
+    IOptions<RulesOptions> rulesOptions,
     IOptions<QuotaOptions> quotas,
     TimeProvider time,
     SeedingRandom random,
     ILogger<SeedingService> logger)
 {
     private volatile IReadOnlyList<SeedingScript> _scripts = [];
-    private readonly TimeZoneInfo _zone = TimeZoneInfo.FindSystemTimeZoneById(options.Value.TimeZone);
+    // Quiet hours and cron schedules are read in the rule files' local time; receiving periods in WeCom's calendar.
+    private readonly TimeZoneInfo _zone = TimeZoneInfo.FindSystemTimeZoneById(rulesOptions.Value.TimeZone);
+    private readonly QuotaCalendarClock _weComCalendar = QuotaCalendarClock.From(quotas.Value);
 
     /// <summary>Raised when new posts were planned, so the worker can wake before its idle timeout.</summary>
     public event Action? Planned;
 
     public IReadOnlyList<SeedingScript> Scripts => _scripts;
-
-    public TimeZoneInfo Zone => _zone;
 
     /// <summary>Swaps in the scripts of a newly loaded rule set and stops the runs of scripts that are gone.</summary>
     public async Task UpdateScripts(IReadOnlyList<SeedingScript> scripts, CancellationToken ct)
@@ -120,13 +121,13 @@ public sealed partial class SeedingService(
     {
         var others = await store.ListPlannedPostTimesAsync(chatId, start.AddDays(-31), ct);
         // 0.5 is the middle of the jitter range: each post at its scripted offset; the real run moves it by ±jitter.
-        return SeedingPlanner.Plan(script, start, _zone, quotas.Value.MassMessageReceivingRule, others, static () => 0.5);
+        return SeedingPlanner.Plan(script, start, _zone, _weComCalendar, quotas.Value.MassMessageReceivingRule, others, static () => 0.5);
     }
 
     private async Task<bool> StartRunAsync(SeedingScript script, string chatId, string startKey, DateTimeOffset start, CancellationToken ct)
     {
         var others = await store.ListPlannedPostTimesAsync(chatId, start.AddDays(-31), ct);
-        var posts = SeedingPlanner.Plan(script, start, _zone, quotas.Value.MassMessageReceivingRule, others, random.NextUnit);
+        var posts = SeedingPlanner.Plan(script, start, _zone, _weComCalendar, quotas.Value.MassMessageReceivingRule, others, random.NextUnit);
         var runId = await store.TryStartRunAsync(script.Name, chatId, startKey, time.GetUtcNow(), script.Fingerprint, posts, ct);
         if (runId is null)
         {

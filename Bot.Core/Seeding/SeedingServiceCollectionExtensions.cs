@@ -7,7 +7,10 @@ namespace Bot.Core.Seeding;
 
 public static class SeedingServiceCollectionExtensions
 {
-    /// <summary>Seeding runs, their store and worker. The host registers the <see cref="SeedingPostSink"/> (the outbox).</summary>
+    /// <summary>
+    /// Seeding runs, their store and worker. The host registers the <see cref="SeedingPostSink"/> (the outbox). Needs
+    /// <c>AddRules</c> (quiet hours and cron are read in `Rules:TimeZone`) and <c>AddRateLimiting</c> (the receiving rule).
+    /// </summary>
     public static IHostApplicationBuilder AddSeeding(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptionsWithValidateOnStart<SeedingOptions, SeedingOptionsValidator>().BindConfiguration(SeedingOptions.Section);

@@ -11,6 +11,7 @@ namespace Bot.Tests.Seeding;
 public sealed class SeedingTests
 {
     private static readonly TimeZoneInfo Shanghai = TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai");
+    private static readonly QuotaCalendarClock WeComCalendar = QuotaCalendarClock.From(new QuotaOptions());
 
     // 2026-11-28 10:00 in Shanghai.
     private static readonly DateTimeOffset Morning = new(2026, 11, 28, 10, 0, 0, TimeSpan.FromHours(8));
@@ -46,7 +47,7 @@ public sealed class SeedingTests
     {
         var options = Options.Create(new SeedingOptions { OverdueGrace = TimeSpan.FromMinutes(15) });
         var store = new SeedingStore(database ?? _db.Database);
-        var service = new SeedingService(store, options, Options.Create(new QuotaOptions { MassMessageReceivingRule = rule }), _time, new SeedingRandom(new Random(randomSeed)), NullLogger<SeedingService>.Instance);
+        var service = new SeedingService(store, Options.Create(new Bot.Core.Rules.RulesOptions()), Options.Create(new QuotaOptions { MassMessageReceivingRule = rule }), _time, new SeedingRandom(new Random(randomSeed)), NullLogger<SeedingService>.Instance);
         var groups = new CustomerGroupStore(database ?? _db.Database, _time);
         SeedingPostSink sink = (post, _) =>
         {
@@ -66,7 +67,7 @@ public sealed class SeedingTests
         for (var seed = 0; seed < 200; seed++)
         {
             var random = new Random(seed);
-            var posts = SeedingPlanner.Plan(VipWarmUp(), Morning, Shanghai, MassMessageReceivingRule.DaysInMonthPerMonth, [], random.NextDouble);
+            var posts = SeedingPlanner.Plan(VipWarmUp(), Morning, Shanghai, WeComCalendar, MassMessageReceivingRule.DaysInMonthPerMonth, [], random.NextDouble);
             Assert.That(posts, Has.Count.EqualTo(2));
             Assert.That(posts[0].DueAt, Is.InRange(Morning.AddMinutes(7), Morning.AddMinutes(13)));
             Assert.That(posts[1].DueAt, Is.InRange(Morning.AddMinutes(11), Morning.AddMinutes(17)));
@@ -78,7 +79,7 @@ public sealed class SeedingTests
     public void A_post_due_in_quiet_hours_waits_until_they_end()
     {
         var lateEvening = new DateTimeOffset(2026, 11, 28, 21, 55, 0, TimeSpan.FromHours(8));
-        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), lateEvening, Shanghai, MassMessageReceivingRule.DaysInMonthPerMonth, [], () => 0.5);
+        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), lateEvening, Shanghai, WeComCalendar, MassMessageReceivingRule.DaysInMonthPerMonth, [], () => 0.5);
 
         Assert.That(posts[0].DueAt, Is.EqualTo(new DateTimeOffset(2026, 11, 29, 8, 0, 0, TimeSpan.FromHours(8))));
         Assert.That(posts[0].Note, Does.Contain("quiet hours"));
@@ -88,7 +89,7 @@ public sealed class SeedingTests
     [Test]
     public void Under_a_one_per_day_rule_a_two_step_script_spreads_over_two_days_and_says_so()
     {
-        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, MassMessageReceivingRule.OnePerDay, [], () => 0.5);
+        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, WeComCalendar, MassMessageReceivingRule.OnePerDay, [], () => 0.5);
 
         Assert.That(posts[0].DueAt, Is.EqualTo(Morning.AddMinutes(10)));
         Assert.That(posts[1].DueAt, Is.EqualTo(new DateTimeOffset(2026, 11, 29, 8, 0, 0, TimeSpan.FromHours(8))),
@@ -99,11 +100,38 @@ public sealed class SeedingTests
     [Test]
     public void Another_mass_message_already_planned_that_day_pushes_the_first_post_to_the_next_day()
     {
-        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, MassMessageReceivingRule.OnePerDay,
+        var posts = SeedingPlanner.Plan(VipWarmUp(jitter: TimeSpan.Zero), Morning, Shanghai, WeComCalendar, MassMessageReceivingRule.OnePerDay,
             [Morning.AddHours(5)], () => 0.5);
 
         Assert.That(posts[0].DueAt.Date, Is.EqualTo(new DateTime(2026, 11, 29)));
         Assert.That(posts[1].DueAt.Date, Is.EqualTo(new DateTime(2026, 11, 30)));
+    }
+
+    [Test]
+    public void Receiving_days_are_wecoms_even_when_the_stores_local_time_zone_differs()
+    {
+        // Stores on UTC; WeCom counts days in Shanghai. 15:00 UTC is 23:00 in Shanghai, 16:30 UTC is 00:30 the next day:
+        // the same local day, two different receiving days.
+        var utc = TimeZoneInfo.Utc;
+        var start = new DateTimeOffset(2026, 11, 28, 16, 20, 0, TimeSpan.Zero);
+        var script = VipWarmUp(jitter: TimeSpan.Zero) with { Posts = [new SeedingStep(TimeSpan.FromMinutes(10), "trumpet01", "早")] };
+
+        var posts = SeedingPlanner.Plan(script, start, utc, WeComCalendar, MassMessageReceivingRule.OnePerDay,
+            [new DateTimeOffset(2026, 11, 28, 15, 0, 0, TimeSpan.Zero)], () => 0.5);
+
+        Assert.That(posts.Single().DueAt, Is.EqualTo(start.AddMinutes(10)));
+        Assert.That(posts.Single().Note, Is.Null);
+    }
+
+    [Test]
+    public void A_robot_channel_script_is_not_spread_by_the_receiving_rule()
+    {
+        var robot = VipWarmUp(jitter: TimeSpan.Zero) with { CountsAgainstReceivingRule = false };
+
+        var posts = SeedingPlanner.Plan(robot, Morning, Shanghai, WeComCalendar, MassMessageReceivingRule.OnePerDay,
+            [Morning.AddHours(5)], () => 0.5);
+
+        Assert.That(posts.Select(p => p.DueAt), Is.EqualTo(new[] { Morning.AddMinutes(10), Morning.AddMinutes(14) }));
     }
 
     [Test]
