@@ -14,10 +14,11 @@ public sealed class InboxOptions : IValidatableObject
 
     /// <summary>
     /// How many claimed callbacks a worker handles at once. Handling mostly waits (WeCom look-ups, database writes),
-    /// so one at a time falls behind a burst of contacts; callbacks sharing an ordering key still go one by one.
+    /// so one at a time falls behind a burst of contacts; callbacks sharing an ordering key still go one by one. 32
+    /// keeps up with 1,000 contacts/s on two cores (bench/RESULTS.md).
     /// </summary>
     [Range(1, 256)]
-    public int HandlerConcurrency { get; set; } = 8;
+    public int HandlerConcurrency { get; set; } = 32;
 
     /// <summary>The most waiting appends the writer commits in one transaction.</summary>
     [Range(1, 10_000)]

@@ -59,6 +59,7 @@ public sealed class InboxStore
             DELETE FROM inbox WHERE id IN (
                 SELECT id FROM inbox WHERE state = 'handled' AND handled_at < @Cutoff ORDER BY id LIMIT @Batch)
             """;
+        using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(
             _database.IsSqlite ? sqlite : InboxStoreSqlServer.PurgeHandled,
@@ -74,6 +75,7 @@ public sealed class InboxStore
     /// <summary>Puts a parked callback back in line with a fresh set of attempts. False when it is not parked.</summary>
     public async Task<bool> ReplayAsync(long id, CancellationToken ct)
     {
+        using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
         var changed = await connection.ExecuteAsync(new CommandDefinition(
             ReplaySql, new { Id = id, Now = _time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
@@ -149,6 +151,7 @@ public sealed class InboxStore
                 LIMIT @Limit)
             RETURNING {ItemColumns}
             """;
+        using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
         var rows = await connection.QueryAsync<ItemRow>(new CommandDefinition(
             _database.IsSqlite ? sqlite : InboxStoreSqlServer.Claim,
@@ -165,6 +168,7 @@ public sealed class InboxStore
     /// <summary>False when the lease was lost meanwhile (it expired and another worker took the callback).</summary>
     internal async Task<bool> MarkHandledAsync(long id, string owner, DateTimeOffset now, CancellationToken ct)
     {
+        using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(
             MarkHandledSql, new { Id = id, Owner = owner, Now = now.ToUnixTimeMilliseconds() }, cancellationToken: ct)) == 1;
@@ -181,6 +185,7 @@ public sealed class InboxStore
         long id, string owner, int attempts, bool park, DateTimeOffset nextAttemptAt, string error, CancellationToken ct)
     {
         const int maxErrorLength = 4000;
+        using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(RecordFailureSql, new
         {
@@ -198,6 +203,7 @@ public sealed class InboxStore
     /// <summary>Gives a leased callback back at once (on shutdown) instead of letting its lease run out.</summary>
     internal async Task ReleaseAsync(long id, string owner, CancellationToken ct)
     {
+        using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(ReleaseSql, new { Id = id, Owner = owner }, cancellationToken: ct));
     }

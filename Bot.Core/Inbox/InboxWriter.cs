@@ -117,6 +117,7 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         try
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            using var turn = await _database.WriteTurnAsync(ct);
             await using var connection = await _database.OpenAsync(ct);
             if (_database.IsSqlite)
             {

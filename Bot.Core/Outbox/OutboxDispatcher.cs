@@ -27,9 +27,13 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly ContactPreferenceStore? _preferences;
     private readonly ContactBudget? _budget;
     private readonly ConcurrentDictionary<long, Task> _running = new();
+    private readonly QuotaWaitSlots _waitSlots = new();
     private long _taskSequence;
     private int _inFlight;
     private long _limiterUnavailableUntilMs;
+    private DateTimeOffset _nextRecoveryAt;
+
+    private static readonly TimeSpan RecoveryInterval = TimeSpan.FromSeconds(1);
 
     internal OutboxDispatcher(
         OutboxStore store,
@@ -98,9 +102,15 @@ public sealed partial class OutboxDispatcher : BackgroundService
             return null;
         }
         var now = _time.GetUtcNow();
-        foreach (var unknown in await _store.RecoverExpiredLeasesAsync(now, _options.MaxAttempts, ct))
+        // Leases last tens of seconds, so looking for expired ones once a second is prompt enough; doing it every round
+        // (after every send) would add two write statements per item and contend with the inbox for the writer lock.
+        if (now >= _nextRecoveryAt)
         {
-            Log.LeaseExpiredOutcomeUnknown(_logger, unknown.Id, unknown.Kind, unknown.Target);
+            _nextRecoveryAt = now + RecoveryInterval;
+            foreach (var unknown in await _store.RecoverExpiredLeasesAsync(now, _options.MaxAttempts, ct))
+            {
+                Log.LeaseExpiredOutcomeUnknown(_logger, unknown.Id, unknown.Kind, unknown.Target);
+            }
         }
         var want = Math.Min(free, _options.ClaimBatchSize);
         // Not cancellable: a claim cut off after its commit would strand items as 'sending' until their lease expired.
@@ -212,7 +222,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 }
                 else
                 {
-                    await ReleaseAsync(item, at, item.Attempts, null, null);
+                    // An item with a deadline retries as soon as a unit frees: a slot is a guess and must not expire it.
+                    await ReleaseAsync(item, item.Deadline is null ? _waitSlots.Next(decision, limits, at) : at, item.Attempts, null, null);
                 }
                 return;
             case QuotaDecisionKind.Unavailable:

@@ -51,6 +51,7 @@ public sealed class OutboxStore(BotDatabase database)
     /// <summary>Stores every request in one transaction; duplicates are reported, not stored again.</summary>
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueBatchAsync(IReadOnlyList<OutboxRequest> requests, DateTimeOffset now, CancellationToken ct)
     {
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var results = await EnqueueBatchAsync(requests, now, connection, tx, ct);
@@ -72,6 +73,7 @@ public sealed class OutboxStore(BotDatabase database)
 
     private async Task<EnqueueResult> EnqueueOneOwnedAsync(OutboxRequest request, DateTimeOffset now, CancellationToken ct)
     {
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await InsertAsync(request, now, connection, null, ct);
     }
@@ -137,6 +139,7 @@ public sealed class OutboxStore(BotDatabase database)
                 ORDER BY lane, next_attempt_at, id LIMIT @Limit)
             RETURNING {Columns}
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
             database.IsSqlite ? sqlite : OutboxSqlServerStatements.Claim,
@@ -172,6 +175,7 @@ public sealed class OutboxStore(BotDatabase database)
             WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 1
             """;
         var parameters = new { Now = now.ToUnixTimeMilliseconds(), MaxAttempts = maxAttempts };
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var unknown = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
             database.IsSqlite ? sqliteUnknown : OutboxSqlServerStatements.RecoverUnknown, parameters, cancellationToken: ct));
@@ -189,6 +193,7 @@ public sealed class OutboxStore(BotDatabase database)
                 last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error), remote_ids = @RemoteIds
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql, new
         {
@@ -212,6 +217,7 @@ public sealed class OutboxStore(BotDatabase database)
                 lease_until = NULL, last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error)
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql, new
         {

@@ -35,7 +35,7 @@ public sealed class OutboxRegistrationTests
         Assert.That(hosted[0], Is.SameAs(dispatcher));
         Assert.That(host.Services.GetRequiredService<OutboxWriter>(), Is.Not.Null);
         Assert.That(host.Services.GetRequiredService<BroadcastService>(), Is.Not.Null);
-        Assert.That(host.Services.GetRequiredService<IOptions<OutboxOptions>>().Value.DispatcherConcurrency, Is.EqualTo(8));
+        Assert.That(host.Services.GetRequiredService<IOptions<OutboxOptions>>().Value.DispatcherConcurrency, Is.EqualTo(32));
     }
 
     [TestCase("Outbox:DispatcherConcurrency", "0", "DispatcherConcurrency")]
