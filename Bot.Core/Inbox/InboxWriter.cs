@@ -117,7 +117,7 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         try
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            using var turn = await _database.WriteTurnAsync(ct);
+            using var turn = await _database.WriteTurnAsync(ct, acknowledging: true);
             await using var connection = await _database.OpenAsync(ct);
             if (_database.IsSqlite)
             {

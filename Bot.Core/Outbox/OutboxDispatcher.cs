@@ -169,7 +169,22 @@ public sealed partial class OutboxDispatcher : BackgroundService
             await ExpireAsync(item, now, "deadline passed before sending");
             return;
         }
-        if (await IsOptedOutAsync(item, ct))
+        bool optedOut;
+        try
+        {
+            optedOut = await IsOptedOutAsync(item, ct);
+        }
+        catch (Exception ex)
+        {
+            // Nothing was sent: the item goes back rather than being left 'sending' for lease expiry to call unknown.
+            if (!ct.IsCancellationRequested)
+            {
+                Log.PreferenceLookupFailed(_logger, ex, item.Id);
+            }
+            await ReleaseAsync(item, ct.IsCancellationRequested ? now : now + _options.RetryBaseDelay, item.Attempts, null, null);
+            return;
+        }
+        if (optedOut)
         {
             Log.OptedOut(_logger, item.Id, item.Kind);
             await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: CustomerOptedOut);
@@ -415,6 +430,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         [LoggerMessage(14, LogLevel.Information, "Outbox item {Id} ({Kind}) not sent: the customer opted out")]
         public static partial void OptedOut(ILogger logger, long id, string kind);
+
+        [LoggerMessage(16, LogLevel.Warning, "Could not read the opt-out of outbox item {Id}'s customer; it goes back in line")]
+        public static partial void PreferenceLookupFailed(ILogger logger, Exception exception, long id);
 
         [LoggerMessage(15, LogLevel.Information, "Outbox item {Id} ({Kind}) dropped: contact budget {Key} is spent for this week")]
         public static partial void OverBudgetDropped(ILogger logger, long id, string kind, string key);

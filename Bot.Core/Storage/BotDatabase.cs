@@ -17,7 +17,7 @@ public sealed class BotDatabase
     // steps, blocking its thread) and tries again, so dozens of in-process writers contending turn sub-millisecond
     // commits into tens of milliseconds each. Taking turns here first queues them without sleeping; busy_timeout still
     // arbitrates between processes sharing the file.
-    private readonly SemaphoreSlim? _sqliteWriteTurn;
+    private readonly WriteTurns? _sqliteWriteTurns;
 
     public BotDatabase(IOptions<StorageOptions> options)
     {
@@ -25,7 +25,7 @@ public sealed class BotDatabase
         _connectionString = Provider == StorageProvider.Sqlite
             ? PrepareSqlite(options.Value.ConnectionString)
             : options.Value.ConnectionString;
-        _sqliteWriteTurn = Provider == StorageProvider.Sqlite ? new SemaphoreSlim(1, 1) : null;
+        _sqliteWriteTurns = Provider == StorageProvider.Sqlite ? new WriteTurns() : null;
     }
 
     public StorageProvider Provider { get; }
@@ -33,21 +33,27 @@ public sealed class BotDatabase
     /// <summary>
     /// Waits for this process's turn to write, for SQLite (a no-op for SQL Server, whose row locks need no queue).
     /// Take it before opening the connection of a write and hold it until that connection is disposed; never nest it.
+    /// <paramref name="acknowledging"/> writers (the inbox's group commit, which WeCom's 200 waits for) go before the
+    /// queued background writes of handlers and dispatchers.
     /// </summary>
-    public async ValueTask<WriteTurn> WriteTurnAsync(CancellationToken cancellationToken)
+    public async ValueTask<WriteTurn> WriteTurnAsync(CancellationToken cancellationToken, bool acknowledging = false)
     {
-        if (_sqliteWriteTurn is null)
+        if (_sqliteWriteTurns is null)
         {
             return default;
         }
-        await _sqliteWriteTurn.WaitAsync(cancellationToken);
-        return new WriteTurn(_sqliteWriteTurn);
+        await _sqliteWriteTurns.EnterAsync(acknowledging, cancellationToken);
+        return new WriteTurn(_sqliteWriteTurns);
     }
 
     /// <summary>One writer's turn; disposing it lets the next writer in.</summary>
-    public readonly struct WriteTurn(SemaphoreSlim? turn) : IDisposable
+    public readonly struct WriteTurn : IDisposable
     {
-        public void Dispose() => turn?.Release();
+        private readonly WriteTurns? _turns;
+
+        internal WriteTurn(WriteTurns turns) => _turns = turns;
+
+        public void Dispose() => _turns?.Exit();
     }
 
     public bool IsSqlite => Provider == StorageProvider.Sqlite;
