@@ -165,14 +165,12 @@ public sealed class InboxStore
         WHERE id = @Id AND lease_owner = @Owner
         """;
 
-    /// <summary>False when the lease was lost meanwhile (it expired and another worker took the callback).</summary>
-    internal async Task<bool> MarkHandledAsync(long id, string owner, DateTimeOffset now, CancellationToken ct)
-    {
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(
-            MarkHandledSql, new { Id = id, Owner = owner, Now = now.ToUnixTimeMilliseconds() }, cancellationToken: ct)) == 1;
-    }
+    /// <summary>
+    /// False when the lease was lost meanwhile (it expired and another worker took the callback). Marks of handlers
+    /// running side by side share transactions (<see cref="BotDatabase.ExecuteCombinedAsync"/>).
+    /// </summary>
+    internal async Task<bool> MarkHandledAsync(long id, string owner, DateTimeOffset now, CancellationToken ct) =>
+        await _database.ExecuteCombinedAsync(MarkHandledSql, new { Id = id, Owner = owner, Now = now.ToUnixTimeMilliseconds() }) == 1;
 
     internal const string RecordFailureSql = """
         UPDATE inbox

@@ -373,7 +373,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private async Task CompleteAsync(
         OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
     {
-        if (!await _store.CompleteAsync(item, state, now, attempts, errcode, error, remoteIds, CancellationToken.None))
+        if (!await _store.CompleteAsync(item, state, now, attempts, errcode, error, remoteIds))
         {
             Log.ClaimLost(_logger, item.Id, OutboxStore.ToText(state));
         }
@@ -381,7 +381,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     private async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error)
     {
-        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error, CancellationToken.None))
+        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error))
         {
             Log.ClaimLost(_logger, item.Id, "pending");
         }

@@ -185,17 +185,15 @@ public sealed class OutboxStore(BotDatabase database)
 
     /// <summary>Records a final state; false when the claim was lost (lease expired and another dispatcher took over).</summary>
     internal async Task<bool> CompleteAsync(
-        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null,
-        CancellationToken ct = default)
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
     {
         const string sql = """
             UPDATE outbox SET state = @State, completed_at = @Now, claim_token = NULL, lease_until = NULL, attempts = @Attempts,
                 last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error), remote_ids = @RemoteIds
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new
+        // Outcomes of sends running side by side share transactions; the call already happened, so this is not cancelled.
+        return await database.ExecuteCombinedAsync(sql, new
         {
             State = ToText(state),
             Now = now.ToUnixTimeMilliseconds(),
@@ -205,21 +203,19 @@ public sealed class OutboxStore(BotDatabase database)
             RemoteIds = Truncate(remoteIds),
             item.Id,
             item.ClaimToken,
-        }, cancellationToken: ct)) == 1;
+        }) == 1;
     }
 
     /// <summary>Gives the item back to pending, due at <paramref name="nextAttemptAt"/>; false when the claim was lost.</summary>
     internal async Task<bool> ReleaseAsync(
-        OutboxItem item, DateTimeOffset nextAttemptAt, int attempts, int? errcode = null, string? error = null, CancellationToken ct = default)
+        OutboxItem item, DateTimeOffset nextAttemptAt, int attempts, int? errcode = null, string? error = null)
     {
         const string sql = """
             UPDATE outbox SET state = 'pending', next_attempt_at = @NextAttemptAt, attempts = @Attempts, claim_token = NULL,
                 lease_until = NULL, last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error)
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new
+        return await database.ExecuteCombinedAsync(sql, new
         {
             NextAttemptAt = nextAttemptAt.ToUnixTimeMilliseconds(),
             Attempts = attempts,
@@ -227,7 +223,7 @@ public sealed class OutboxStore(BotDatabase database)
             Error = Truncate(error),
             item.Id,
             item.ClaimToken,
-        }, cancellationToken: ct)) == 1;
+        }) == 1;
     }
 
     /// <summary>When a dispatcher next has work: the earliest due pending item or the earliest lease to expire.</summary>

@@ -18,6 +18,7 @@ public sealed class BotDatabase
     // commits into tens of milliseconds each. Taking turns here first queues them without sleeping; busy_timeout still
     // arbitrates between processes sharing the file.
     private readonly WriteTurns? _sqliteWriteTurns;
+    private readonly CombinedWrites _combined;
 
     public BotDatabase(IOptions<StorageOptions> options)
     {
@@ -26,6 +27,7 @@ public sealed class BotDatabase
             ? PrepareSqlite(options.Value.ConnectionString)
             : options.Value.ConnectionString;
         _sqliteWriteTurns = Provider == StorageProvider.Sqlite ? new WriteTurns() : null;
+        _combined = new CombinedWrites(this);
     }
 
     public StorageProvider Provider { get; }
@@ -45,6 +47,13 @@ public sealed class BotDatabase
         await _sqliteWriteTurns.EnterAsync(acknowledging, cancellationToken);
         return new WriteTurn(_sqliteWriteTurns);
     }
+
+    /// <summary>
+    /// Runs one short write (a fenced single-row UPDATE recording an outcome) in a transaction shared with the other
+    /// such writes waiting at that moment; returns the rows it affected. Not cancellable: it records what already
+    /// happened. Takes the write turn itself, so never call it while holding one.
+    /// </summary>
+    public Task<int> ExecuteCombinedAsync(string sql, object parameters) => _combined.ExecuteAsync(sql, parameters);
 
     /// <summary>One writer's turn; disposing it lets the next writer in.</summary>
     public readonly struct WriteTurn : IDisposable
