@@ -22,7 +22,11 @@ public sealed record SeedingPreflightPost(
     PreflightStatus Status,
     DateTimeOffset At,
     string? BlockedBy,
-    string? Note);
+    string? Note)
+{
+    /// <summary>How many more mass messages the group may receive in that post's period after this run (receiving rule).</summary>
+    public long? ReceivingRuleRemaining { get; init; }
+}
 
 /// <summary>
 /// A seeding run's outlook in each group. The counts and <see cref="EstimatedFinishAt"/> cover the new run's posts;
@@ -40,7 +44,11 @@ public sealed record SeedingPreflightReport(
     DateTimeOffset? EstimatedFinishAt);
 
 /// <summary>One group's announcement outlook and the channel it goes through (robot or mass_message).</summary>
-public sealed record LotteryPreflightGroup(string ChatId, string Channel, PreflightStatus Status, DateTimeOffset At, string? BlockedBy);
+public sealed record LotteryPreflightGroup(string ChatId, string Channel, PreflightStatus Status, DateTimeOffset At, string? BlockedBy)
+{
+    /// <summary>How many more mass messages the group may receive in that period after this run; null for a robot post.</summary>
+    public long? ReceivingRuleRemaining { get; init; }
+}
 
 /// <summary>
 /// A lottery's announcement outlook at <see cref="AnnounceAt"/>: its draw time, or now when the draw is due. Groups
@@ -120,7 +128,11 @@ public sealed class CampaignPreflight(
         {
             return (PreflightLookup.LimiterUnavailable, null);
         }
-        var rows = posts.Select((p, i) => p with { Status = report.Targets[i].Status, At = report.Targets[i].At, BlockedBy = report.Targets[i].BlockedBy })
+        var rows = posts.Select((p, i) => p with
+            {
+                Status = report.Targets[i].Status, At = report.Targets[i].At, BlockedBy = report.Targets[i].BlockedBy,
+                ReceivingRuleRemaining = report.Targets[i].ReceivingRuleRemaining,
+            })
             .OrderBy(p => p.ChatId, StringComparer.Ordinal).ThenBy(p => p.PlannedAt).ThenBy(p => p.Step)
             .ToList();
         var run = rows.Where(p => !p.Scheduled).ToList();
@@ -165,7 +177,7 @@ public sealed class CampaignPreflight(
             report.At,
             announceAt,
             report.ReceivingRule,
-            [.. report.Targets.Select(t => new LotteryPreflightGroup(t.Target, channel, t.Status, t.At, t.BlockedBy))],
+            [.. report.Targets.Select(t => new LotteryPreflightGroup(t.Target, channel, t.Status, t.At, t.BlockedBy) { ReceivingRuleRemaining = t.ReceivingRuleRemaining })],
             report.Allowed,
             report.Delayed,
             report.Skipped,

@@ -24,8 +24,15 @@ public enum PreflightStatus
     Skipped,
 }
 
-/// <summary>One target's outlook: when it would go out, and the rule that holds it back, if any.</summary>
-public sealed record PreflightTarget(string Target, PreflightStatus Status, DateTimeOffset At, string? BlockedBy);
+/// <summary>
+/// One target's outlook: when it would go out, and the rule that holds it back, if any.
+/// <see cref="ReceivingRuleRemaining"/> is how many more mass messages the customer or group may receive, from anyone,
+/// in the period this one would go out in, after this run (the tenant's receiving rule); null when it does not apply.
+/// </summary>
+public sealed record PreflightTarget(string Target, PreflightStatus Status, DateTimeOffset At, string? BlockedBy)
+{
+    public long? ReceivingRuleRemaining { get; init; }
+}
 
 /// <summary>
 /// The whole run's outlook. <see cref="EstimatedFinishAt"/> is when the last allowed or delayed target would go out
@@ -160,7 +167,10 @@ public sealed class QuotaPreflight
                 var (readyAt, skippedUntil) = counters[limit.Key].Check(at);
                 if (skippedUntil is { } until)
                 {
-                    return new PreflightTarget(item.Target, PreflightStatus.Skipped, FromTicks(until), limit.Key.Rule);
+                    return new PreflightTarget(item.Target, PreflightStatus.Skipped, FromTicks(until), limit.Key.Rule)
+                    {
+                        ReceivingRuleRemaining = ReceivingRuleRemaining(limits, counters, at),
+                    };
                 }
                 if (readyAt > at)
                 {
@@ -179,7 +189,7 @@ public sealed class QuotaPreflight
             counters[limit.Key].Take(at);
         }
         return new PreflightTarget(item.Target, at > planned ? PreflightStatus.Delayed : PreflightStatus.Allowed,
-            FromTicks(at), at > planned ? blockedBy : null);
+            FromTicks(at), at > planned ? blockedBy : null) { ReceivingRuleRemaining = ReceivingRuleRemaining(limits, counters, at) };
     }
 
     /// <summary>The counters the dispatcher will pass the item's outbox item through: its quotas and its contact budget.</summary>
@@ -188,6 +198,19 @@ public sealed class QuotaPreflight
         var limits = _catalog.LimitsFor(item.Subject);
         var budget = _budget?.LimitsFor(item.Kind, item.Target, null, item.Subject) ?? [];
         return budget.Count == 0 ? limits : [.. limits, .. budget];
+    }
+
+    private static long? ReceivingRuleRemaining(IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long at)
+    {
+        long? remaining = null;
+        foreach (var limit in limits)
+        {
+            if (limit.IsReceivingRule && counters[limit.Key].RemainingInPeriod(at) is { } left)
+            {
+                remaining = Math.Min(remaining ?? long.MaxValue, left);
+            }
+        }
+        return remaining;
     }
 
     private static DateTimeOffset FromTicks(long utcTicks) => new(utcTicks, TimeSpan.Zero);
@@ -304,6 +327,18 @@ public sealed class QuotaPreflight
             }
             var expiry = at + _window;
             _expiries[expiry] = _expiries.GetValueOrDefault(expiry) + 1;
+        }
+
+        /// <summary>Units left in the calendar period holding <paramref name="at"/>, after this run's; null for sliding windows.</summary>
+        public long? RemainingInPeriod(long at)
+        {
+            if (_limit.Calendar == QuotaCalendar.None)
+            {
+                return null;
+            }
+            var start = Period(at).Start;
+            var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
+            return Math.Max(0, limit - used - _takenPerPeriod.GetValueOrDefault(start));
         }
 
         /// <summary>The calendar period holding <paramref name="at"/>, in UTC ticks.</summary>

@@ -18,6 +18,9 @@ public sealed record QuotaLimit(QuotaKey Key, int Limit, TimeSpan Window)
 {
     public QuotaCalendar Calendar { get; init; }
 
+    /// <summary>Whether this counter is the tenant's mass-message receiving rule (a rule with <c>Window: ReceivingRule</c>).</summary>
+    public bool IsReceivingRule { get; init; }
+
     /// <summary>At most <paramref name="limit"/> per calendar <paramref name="period"/> in the configured time zone.</summary>
     public static QuotaLimit PerCalendar(QuotaKey key, int limit, QuotaCalendar period) =>
         new(key, limit, period switch

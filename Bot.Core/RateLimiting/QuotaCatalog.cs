@@ -61,7 +61,7 @@ public sealed class QuotaCatalog
             {
                 limits.Add(window.Calendar == QuotaCalendar.None
                     ? new QuotaLimit(key, limit, window.Sliding)
-                    : QuotaLimit.PerCalendar(key, limit, window.Calendar));
+                    : QuotaLimit.PerCalendar(key, limit, window.Calendar) with { IsReceivingRule = rule.Window.IsReceivingRule });
             }
         }
         return limits;

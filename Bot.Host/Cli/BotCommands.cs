@@ -239,10 +239,10 @@ public static class BotCommands
             return 1;
         }
         output.WriteLine($"receiving rule {report.ReceivingRule}, at {report.At:u}");
-        output.WriteLine($"{"TARGET",-32} {"STATUS",-8} {"AT",-20} BLOCKED BY");
+        output.WriteLine($"{"TARGET",-32} {"STATUS",-8} {"AT",-20} {"LEFT",-5} BLOCKED BY");
         foreach (var t in report.Targets)
         {
-            output.WriteLine($"{t.Target,-32} {t.Status,-8} {t.At,-20:u} {t.BlockedBy ?? "-"}");
+            output.WriteLine($"{t.Target,-32} {t.Status,-8} {t.At,-20:u} {t.ReceivingRuleRemaining?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-",-5} {t.BlockedBy ?? "-"}");
         }
         output.WriteLine($"{report.Allowed} allowed, {report.Delayed} delayed, {report.Skipped} skipped; "
             + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "nothing would go out in this period"));

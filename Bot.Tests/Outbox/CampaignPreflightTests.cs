@@ -64,6 +64,8 @@ public sealed class CampaignPreflightTests
                 ("trumpet02", tomorrowEight, "Allowed", tomorrowEight, null),
             }));
             Assert.That(served.Concat(fresh).Select(p => p.GetProperty("scheduled").GetBoolean()), Is.All.False);
+            // One a day: whichever post goes (or was already sent) uses its day's one.
+            Assert.That(served.Concat(fresh).Select(p => p.GetProperty("receivingRuleRemaining").GetInt64()), Is.All.Zero);
             Assert.That(root.GetProperty("allowed").GetInt32(), Is.EqualTo(3));
             Assert.That(root.GetProperty("skipped").GetInt32(), Is.EqualTo(1));
             Assert.That(root.GetProperty("estimatedFinishAt").GetDateTimeOffset(), Is.EqualTo(tomorrowEight));

@@ -40,6 +40,8 @@ public sealed class QuotaPreflightTests
             Assert.That(served.GetProperty("at").GetDateTimeOffset(), Is.EqualTo(NextShanghaiMidnight(at)));
             Assert.That(fresh.GetProperty("status").GetString(), Is.EqualTo("Allowed"));
             Assert.That(fresh.GetProperty("at").GetDateTimeOffset(), Is.EqualTo(at));
+            Assert.That(served.GetProperty("receivingRuleRemaining").GetInt64(), Is.Zero);
+            Assert.That(fresh.GetProperty("receivingRuleRemaining").GetInt64(), Is.Zero, "this broadcast takes the fresh group's one for today");
             Assert.That(root.GetProperty("skipped").GetInt32(), Is.EqualTo(1));
             Assert.That(root.GetProperty("allowed").GetInt32(), Is.EqualTo(1));
             Assert.That(root.GetProperty("estimatedFinishAt").GetDateTimeOffset(), Is.EqualTo(at));
@@ -59,9 +61,12 @@ public sealed class QuotaPreflightTests
         using var report = await PreflightAsync(client, "guide01", "wrChatServedToday");
 
         var served = Target(report.RootElement, "wrChatServedToday");
+        var at = TimeZoneInfo.ConvertTime(report.RootElement.GetProperty("at").GetDateTimeOffset(), Shanghai);
         Assert.That(report.RootElement.GetProperty("receivingRule").GetString(), Is.EqualTo("DaysInMonthPerMonth"));
         Assert.That(served.GetProperty("status").GetString(), Is.EqualTo("Allowed"));
         Assert.That(served.GetProperty("blockedBy").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        // The month allows as many as it has days; the earlier broadcast and this one take two.
+        Assert.That(served.GetProperty("receivingRuleRemaining").GetInt64(), Is.EqualTo(DateTime.DaysInMonth(at.Year, at.Month) - 2));
     }
 
     [Test]

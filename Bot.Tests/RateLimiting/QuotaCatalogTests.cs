@@ -15,7 +15,8 @@ public sealed class QuotaCatalogTests
         new(new QuotaKey(rule, subject), limit, window);
 
     private static QuotaLimit Calendar(string rule, string subject, int limit, QuotaCalendar period) =>
-        QuotaLimit.PerCalendar(new QuotaKey(rule, subject), limit, period);
+        QuotaLimit.PerCalendar(new QuotaKey(rule, subject), limit, period)
+            with { IsReceivingRule = rule is QuotaRules.GroupMassReceiving or QuotaRules.CustomerMassReceiving };
 
     private static QuotaLimit[] ApiLimits(string api) =>
     [
