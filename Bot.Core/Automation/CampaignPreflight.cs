@@ -24,7 +24,7 @@ public sealed record SeedingPreflightPost(
     string? BlockedBy,
     string? Note)
 {
-    /// <summary>How many more mass messages the group may receive in that post's period after this run (receiving rule).</summary>
+    /// <summary>How many more mass messages the group may receive in that post's period once it is counted (receiving rule).</summary>
     public long? ReceivingRuleRemaining { get; init; }
 }
 
@@ -46,7 +46,7 @@ public sealed record SeedingPreflightReport(
 /// <summary>One group's announcement outlook and the channel it goes through (robot or mass_message).</summary>
 public sealed record LotteryPreflightGroup(string ChatId, string Channel, PreflightStatus Status, DateTimeOffset At, string? BlockedBy)
 {
-    /// <summary>How many more mass messages the group may receive in that period after this run; null for a robot post.</summary>
+    /// <summary>How many more mass messages the group may receive in that period once this one is counted; null for a robot post.</summary>
     public long? ReceivingRuleRemaining { get; init; }
 }
 

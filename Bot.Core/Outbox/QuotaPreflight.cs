@@ -27,7 +27,8 @@ public enum PreflightStatus
 /// <summary>
 /// One target's outlook: when it would go out, and the rule that holds it back, if any.
 /// <see cref="ReceivingRuleRemaining"/> is how many more mass messages the customer or group may receive, from anyone,
-/// in the period this one would go out in, after this run (the tenant's receiving rule); null when it does not apply.
+/// in the period this one would go out in, once it and the run's earlier sends are counted (the tenant's receiving
+/// rule); null when it does not apply.
 /// </summary>
 public sealed record PreflightTarget(string Target, PreflightStatus Status, DateTimeOffset At, string? BlockedBy)
 {
@@ -274,7 +275,7 @@ public sealed class QuotaPreflight
                 var (start, end) = Period(at);
                 // Counters peeked now apply to items in the current calendar period; an item planned in a later
                 // period starts from an empty counter there, plus what this run takes in that period.
-                var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
+                var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, LimitIn(start));
                 if (used + _takenPerPeriod.GetValueOrDefault(start) >= limit)
                 {
                     return (at, Math.Max(end, _pauseEnd));
@@ -329,6 +330,14 @@ public sealed class QuotaPreflight
             _expiries[expiry] = _expiries.GetValueOrDefault(expiry) + 1;
         }
 
+        /// <summary>
+        /// The limit of a later period: the same, except that a days-in-month receiving rule allows that month's days.
+        /// </summary>
+        private long LimitIn(long periodStart) =>
+            _limit is { IsReceivingRule: true, Calendar: QuotaCalendar.Month }
+                ? _clock.DaysInMonth(FromTicks(periodStart))
+                : _limit.Limit;
+
         /// <summary>Units left in the calendar period holding <paramref name="at"/>, after this run's; null for sliding windows.</summary>
         public long? RemainingInPeriod(long at)
         {
@@ -337,7 +346,7 @@ public sealed class QuotaPreflight
                 return null;
             }
             var start = Period(at).Start;
-            var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, _limit.Limit);
+            var (used, limit) = start == _currentPeriodStart ? (_usage.Used, _usage.Limit) : (0L, LimitIn(start));
             return Math.Max(0, limit - used - _takenPerPeriod.GetValueOrDefault(start));
         }
 
