@@ -15,24 +15,25 @@ public sealed partial class InboxPurger(InboxStore store, IOptions<InboxOptions>
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        while (!stoppingToken.IsCancellationRequested)
+        using var timer = new PeriodicTimer(options.Value.PurgeInterval, time);
+        try
         {
-            try
+            do
             {
-                await PurgeOnceAsync(stoppingToken);
+                try
+                {
+                    await PurgeOnceAsync(stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.PurgeFailed(logger, ex);
+                }
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Log.PurgeFailed(logger, ex);
-            }
-            try
-            {
-                await Task.Delay(options.Value.PurgeInterval, time, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+            while (await timer.WaitForNextTickAsync(stoppingToken));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
         }
     }
 
