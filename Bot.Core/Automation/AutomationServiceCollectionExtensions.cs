@@ -1,3 +1,4 @@
+using Bot.Core.Contacts;
 using Bot.Core.Groups;
 using Bot.Core.Inbox;
 using Bot.Core.Lottery;
@@ -12,6 +13,9 @@ namespace Bot.Core.Automation;
 
 public static class AutomationServiceCollectionExtensions
 {
+    /// <summary>How a lottery announcement names a winner who opted out of bot messages.</summary>
+    public const string UnnamedWinner = "一位幸运顾客";
+
     /// <summary>
     /// Joins the capabilities: stored callbacks go through the rules into the outbox, the outbox sends through the
     /// WeCom client, and lottery draws and seeding posts reach the outbox. Call after every other AddXxx, so the rule
@@ -35,6 +39,7 @@ public static class AutomationServiceCollectionExtensions
         services.Replace(ServiceDescriptor.Singleton<LotteryWinnerNames>(sp =>
         {
             var directory = sp.GetRequiredService<WeComDirectory>();
+            var preferences = sp.GetRequiredService<ContactPreferenceStore>();
             return async (ids, ct) =>
             {
                 var names = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -42,7 +47,11 @@ public static class AutomationServiceCollectionExtensions
                 {
                     try
                     {
-                        names[id] = (await directory.GetCustomerAsync(id, ct)).Contact.Name;
+                        // A winner who opted out still wins (the draw is verifiable as drawn), but the group post
+                        // does not name them: it would be a message about them, as a group welcome's names are.
+                        names[id] = await preferences.IsOptedOutAsync(id, ct)
+                            ? UnnamedWinner
+                            : (await directory.GetCustomerAsync(id, ct)).Contact.Name;
                     }
                     catch (WeComApiException)
                     {

@@ -12,7 +12,7 @@ using WireMock.ResponseBuilders;
 namespace Bot.Tests.Contacts;
 
 /// <summary>
-/// Issue 8: "an opted-out customer receives nothing from any path". One customer sends 退订, a control customer does
+/// An opted-out customer receives nothing from any path. One customer sends 退订, a control customer does
 /// not, and both then go through every outbound path that addresses a customer individually, through the real host:
 /// the welcome when they add a guide (send_welcome_msg) and its tags (mark_tag), a one-to-one keyword reply
 /// (response_url) and keyword tag, the lottery entry reply in a group and the winner tag after the draw, the
@@ -21,8 +21,8 @@ namespace Bot.Tests.Contacts;
 /// 退订 confirmation itself) is the one exemption; app_message is only ever addressed to staff (replies to staff
 /// app messages); group_welcome, lottery_announcement, seeding_post and group_welcome_template are posts to a whole
 /// group (or WeCom material) that cannot leave one member out. The group welcome, though, names its joiners, so an
-/// opted-out joiner is left out of the names, and a greeting left with nobody to name is not posted. The lottery
-/// announcement still names every winner: it is the public result that the audit data must match.
+/// opted-out joiner is left out of the names, and a greeting left with nobody to name is not posted. An opted-out
+/// winner still wins (the draw stays verifiable) but the announcement does not name them.
 /// </summary>
 [TestFixture]
 public sealed class OptOutAllPathsTests
@@ -96,7 +96,9 @@ public sealed class OptOutAllPathsTests
         {
             Assert.That(Text(greeting), Does.Contain(ControlName).And.Not.Contain(OptedOutName));
             Assert.That(Field(broadcast, "external_userid[0]"), Is.EqualTo(Control));
-            Assert.That(Text(announcement), Does.Contain("开奖啦"));
+            Assert.That(Text(announcement), Does.Contain("开奖啦").And.Contain(ControlName).And.Not.Contain(OptedOutName),
+                "both entrants win; the one who opted out is not named");
+            Assert.That(Text(announcement), Does.Contain(Bot.Core.Automation.AutomationServiceCollectionExtensions.UnnamedWinner));
             Assert.That(controlTags.SelectMany(e => FakeWeCom.Json(e).GetProperty("add_tag").EnumerateArray()).Select(t => t.GetString()),
                 Does.Contain(WinnerTagId));
 
