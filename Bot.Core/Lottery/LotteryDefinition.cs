@@ -5,7 +5,7 @@ using System.Text.Json.Serialization;
 
 namespace Bot.Core.Lottery;
 
-/// <summary>One lottery as the rule file describes it; the lead maps the `lotteries` section onto this.</summary>
+/// <summary>One lottery as the rule file describes it; the automation maps the `lotteries` section onto this.</summary>
 /// <param name="GroupGlobs">Group-name globs (`*`, `?`) whose members may enter by keyword.</param>
 /// <param name="EligibleTagsAny">A customer must carry at least one of these tag names; empty means anyone.</param>
 /// <param name="AnnounceTemplate">Text with `{{winners}}` and `{{lottery.name}}`.</param>

@@ -12,7 +12,7 @@ internal sealed record MessageInput(
 
 internal sealed record GroupJoinInput(string ChatId, string GroupName, IReadOnlyList<string> ExternalUserIds, DateTimeOffset At);
 
-/// <summary>Something the rules ask for; the lead's services carry it out. Every action names its rule.</summary>
+/// <summary>Something the rules ask for; the automation services carry it out. Every action names its rule.</summary>
 internal abstract record PlannedAction(RuleRef Rule);
 
 internal sealed record SendWelcome(string WelcomeCode, string Text, IReadOnlyList<Attachment> Attachments, RuleRef Rule) : PlannedAction(Rule);
