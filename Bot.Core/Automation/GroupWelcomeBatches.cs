@@ -19,6 +19,8 @@ public sealed class GroupWelcomeBatches(BotDatabase database)
             ORDER BY window_end
             """;
         var at = joinedAt.ToUnixTimeMilliseconds();
+        // The turn also keeps this read-then-write transaction from meeting another in-process commit in between.
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var open = await connection.QueryFirstOrDefaultAsync<OpenBatch>(new CommandDefinition(findOpen, new { Rule = rule, ChatId = chatId, At = at }, tx, cancellationToken: ct));

@@ -19,6 +19,7 @@ public sealed class ContactPreferenceStore(BotDatabase database)
                 opted_out = excluded.opted_out, changed_at = excluded.changed_at, callback_id = excluded.callback_id
             WHERE excluded.changed_at >= contact_preferences.changed_at
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
             database.IsSqlite ? sqlite : ContactPreferenceSqlServerStatements.Upsert,

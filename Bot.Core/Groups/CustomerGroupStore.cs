@@ -19,6 +19,7 @@ public sealed class CustomerGroupStore(BotDatabase database, TimeProvider time)
 {
     public async Task UpsertAsync(string chatId, string? name, string? owner, CancellationToken ct)
     {
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
             database.IsSqlite ? SqliteUpsert : CustomerGroupSqlServerSql.Upsert,
@@ -29,6 +30,7 @@ public sealed class CustomerGroupStore(BotDatabase database, TimeProvider time)
     public async Task MarkDismissedAsync(string chatId, CancellationToken ct)
     {
         const string sql = "UPDATE customer_groups SET dismissed = 1, updated_at = @At WHERE chat_id = @ChatId";
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { ChatId = chatId, At = time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }

@@ -65,6 +65,7 @@ internal sealed class LotteryStore(BotDatabase database)
             VALUES (@Name, @Definition, @Fingerprint, @OpensUnixMs, @DrawsUnixMs, 'pending', @NowUnixMs)
             ON CONFLICT (name) DO NOTHING
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var args = new
         {
@@ -87,6 +88,7 @@ internal sealed class LotteryStore(BotDatabase database)
             SET definition = @Definition, fingerprint = @Fingerprint, opens_unix_ms = @OpensUnixMs, draws_unix_ms = @DrawsUnixMs
             WHERE name = @Name AND state = 'pending'
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var args = new
         {
@@ -103,6 +105,7 @@ internal sealed class LotteryStore(BotDatabase database)
     public async Task<bool> ReplaceUnlockedAsync(LotteryDefinition definition, CancellationToken ct)
     {
         const string sql = "UPDATE lottery SET definition = @Definition WHERE name = @Name AND fingerprint = @Fingerprint";
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var args = new { definition.Name, Definition = definition.ToJson(), Fingerprint = definition.Fingerprint() };
         return await connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
@@ -111,6 +114,7 @@ internal sealed class LotteryStore(BotDatabase database)
     public async Task<bool> DeletePendingAsync(string name, CancellationToken ct)
     {
         const string sql = "DELETE FROM lottery WHERE name = @name AND state = 'pending'";
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql, new { name }, cancellationToken: ct)) == 1;
     }
@@ -122,6 +126,7 @@ internal sealed class LotteryStore(BotDatabase database)
             UPDATE lottery SET state = 'open', seed = @seedHex, commitment = @commitment, committed_unix_ms = @nowUnixMs
             WHERE name = @name AND state = 'pending'
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql, new { name, seedHex, commitment, nowUnixMs }, cancellationToken: ct)) == 1;
     }
@@ -139,6 +144,7 @@ internal sealed class LotteryStore(BotDatabase database)
             WHERE EXISTS (SELECT 1 FROM lottery WHERE name = @lottery AND state = 'open')
             ON CONFLICT (lottery, external_user_id) DO NOTHING
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var sql = database.IsSqlite ? sqlite : LotterySqlServerSql.InsertEntry;
         var args = new { lottery, externalUserId, chatId, source, nowUnixMs };
@@ -229,6 +235,7 @@ internal sealed class LotteryStore(BotDatabase database)
             """;
         const string record = "UPDATE lottery SET entry_count = @EntryCount, entry_list_hash = @EntryListHash WHERE name = @lottery";
 
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         if (await connection.ExecuteAsync(new CommandDefinition(claim, new { lottery, nowUnixMs, late, announceLeaseUntilUnixMs }, tx, cancellationToken: ct)) != 1)
@@ -267,6 +274,7 @@ internal sealed class LotteryStore(BotDatabase database)
             WHERE name = @lottery AND state = 'drawn' AND announced_unix_ms IS NULL
               AND (announce_lease_unix_ms IS NULL OR announce_lease_unix_ms <= @nowUnixMs)
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql, new { lottery, nowUnixMs, leaseUntilUnixMs }, cancellationToken: ct)) == 1;
     }
@@ -274,6 +282,7 @@ internal sealed class LotteryStore(BotDatabase database)
     public async Task MarkAnnouncedAsync(string lottery, long nowUnixMs, CancellationToken ct)
     {
         const string sql = "UPDATE lottery SET announced_unix_ms = @nowUnixMs WHERE name = @lottery";
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { lottery, nowUnixMs }, cancellationToken: ct));
     }

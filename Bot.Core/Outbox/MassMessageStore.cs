@@ -72,6 +72,7 @@ public sealed class MassMessageStore(BotDatabase database)
               AND o.remote_ids IS NOT NULL AND o.remote_ids <> '' AND o.completed_at >= @Since
               AND NOT EXISTS (SELECT 1 FROM mass_message_tasks t WHERE t.outbox_id = o.id)
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(
             database.IsSqlite ? sqlite : MassMessageSqlServerStatements.Discover,
@@ -93,6 +94,7 @@ public sealed class MassMessageStore(BotDatabase database)
             WHERE outbox_id = @OutboxId AND next_poll_at = @Old AND state = 'pending'
             """;
         const string read = $"SELECT {TaskColumns} FROM mass_message_tasks t WHERE t.outbox_id IN @Ids";
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var nowMs = now.ToUnixTimeMilliseconds();
         var due = await connection.QueryAsync<(long OutboxId, long NextPollAt)>(new CommandDefinition(
@@ -122,6 +124,7 @@ public sealed class MassMessageStore(BotDatabase database)
             ON CONFLICT (outbox_id, sender, recipient) DO UPDATE SET status = excluded.status, send_time = excluded.send_time
             """;
         const string counts = "UPDATE mass_message_tasks SET senders_total = @SendersTotal, senders_sent = @SendersSent WHERE outbox_id = @OutboxId";
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var upsert = database.IsSqlite ? sqliteUpsert : MassMessageSqlServerStatements.UpsertRecipient;
@@ -142,6 +145,7 @@ public sealed class MassMessageStore(BotDatabase database)
             UPDATE mass_message_tasks SET state = @State, settled_at = @At, note = @Note
             WHERE outbox_id = @OutboxId AND state = 'pending'
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql,
             new { OutboxId = outboxId, State = state, At = at.ToUnixTimeMilliseconds(), Note = note }, cancellationToken: ct)) == 1;
@@ -157,6 +161,7 @@ public sealed class MassMessageStore(BotDatabase database)
             UPDATE mass_message_tasks SET reminders = reminders + 1, last_reminded_at = @At
             WHERE outbox_id = @OutboxId AND reminders = @Expected AND state = 'pending'
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(sql,
             new { OutboxId = outboxId, Expected = expectedReminders, At = at.ToUnixTimeMilliseconds() }, cancellationToken: ct)) == 1;

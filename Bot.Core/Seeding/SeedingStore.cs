@@ -34,6 +34,7 @@ public sealed class SeedingStore(BotDatabase database)
         string script, string chatId, string startKey, DateTimeOffset startedAt, string fingerprint,
         IReadOnlyList<PlannedPost> posts, CancellationToken ct)
     {
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var run = new { Script = script, ChatId = chatId, StartKey = startKey, StartedAt = startedAt.ToUnixTimeMilliseconds(), Fingerprint = fingerprint };
@@ -78,6 +79,7 @@ public sealed class SeedingStore(BotDatabase database)
     /// </summary>
     public async Task<IReadOnlyList<SeedingPostRow>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken ct)
     {
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         var args = new { Now = now.ToUnixTimeMilliseconds(), LeaseUntil = (now + lease).ToUnixTimeMilliseconds(), Limit = limit };
         var claimed = await connection.QueryAsync<long>(new CommandDefinition(
@@ -96,6 +98,7 @@ public sealed class SeedingStore(BotDatabase database)
             UPDATE seeding_posts SET state = @State, note = COALESCE(@Note, note), fired_at = @At, lease_until = NULL
             WHERE id = @Id
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, new { Id = postId, State = state, Note = note, At = at.ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }
@@ -113,6 +116,7 @@ public sealed class SeedingStore(BotDatabase database)
             UPDATE seeding_runs SET state = 'stopped', stop_reason = @Reason
             WHERE state = 'active' AND (@ChatId IS NULL OR chat_id = @ChatId) AND (@Script IS NULL OR script = @Script)
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var args = new { ChatId = chatId, Script = script, Reason = reason };
@@ -129,8 +133,12 @@ public sealed class SeedingStore(BotDatabase database)
             SELECT DISTINCT r.script FROM seeding_runs r JOIN seeding_posts p ON p.run_id = r.id
             WHERE r.state = 'active' AND r.chat_id = @ChatId AND p.sender = @Sender AND p.state = 'planned'
             """;
-        await using var connection = await database.OpenAsync(ct);
-        var scripts = (await connection.QueryAsync<string>(new CommandDefinition(find, new { ChatId = chatId, Sender = sender }, cancellationToken: ct))).ToList();
+        // Only reads here; StopRunsAsync takes the write turn for each stop.
+        List<string> scripts;
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            scripts = (await connection.QueryAsync<string>(new CommandDefinition(find, new { ChatId = chatId, Sender = sender }, cancellationToken: ct))).ToList();
+        }
         var stopped = 0;
         foreach (var script in scripts)
         {
@@ -155,6 +163,7 @@ public sealed class SeedingStore(BotDatabase database)
             WHERE state = 'active' AND NOT EXISTS (
                 SELECT 1 FROM seeding_posts p WHERE p.run_id = seeding_runs.id AND p.state IN ('planned', 'firing'))
             """;
+        using var turn = await database.WriteTurnAsync(ct);
         await using var connection = await database.OpenAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
     }

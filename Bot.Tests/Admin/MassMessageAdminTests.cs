@@ -33,7 +33,9 @@ public sealed class MassMessageAdminTests
                 new { Now = now.ToUnixTimeMilliseconds(), enqueued.Id });
         }
         var store = app.Service<MassMessageStore>();
-        Assert.That(await store.DiscoverAsync(now, now.AddHours(-2), CancellationToken.None), Is.EqualTo(1));
+        // The host's own tracker may discover it first; either way it is tracked exactly once.
+        await store.DiscoverAsync(now, now.AddHours(-2), CancellationToken.None);
+        Assert.That((await store.ListAsync(null, 10, CancellationToken.None)).Select(t => t.OutboxId), Is.EqualTo(new[] { enqueued.Id }));
         await store.RecordProgressAsync(enqueued.Id, 1, 1,
         [
             new MassMessageRecipient { Sender = "zhangsan", Recipient = "wmA", Status = 1 },
