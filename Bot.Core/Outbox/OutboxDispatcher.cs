@@ -345,7 +345,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     private async Task PauseAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome.RateLimited limited)
     {
-        IEnumerable<QuotaKey> keys = limited.Key is { } key ? [key] : limits.Select(l => l.Key);
+        // WeCom's refusal is about its quotas, never about our own contact budget, so that is not paused.
+        IEnumerable<QuotaKey> keys = limited.Key is { } key ? [key] : limits.Select(l => l.Key).Where(k => !ContactBudget.IsBudgetRule(k.Rule));
         foreach (var k in keys)
         {
             try
