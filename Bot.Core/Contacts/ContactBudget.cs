@@ -19,7 +19,7 @@ public sealed class ContactBudget(IOptions<ContactBudgetOptions> options)
 
     /// <summary>What happens to <paramref name="kind"/> over budget; null when the kind does not spend the budget.</summary>
     public OverBudget? PolicyFor(string kind) =>
-        options.Value.Kinds.TryGetValue(kind, out var policy) ? policy : null;
+        options.Value.Kinds.TryGetValue(kind, out var policy) && policy != OverBudget.Exempt ? policy : null;
 
     public static bool IsBudgetRule(string rule) => rule is ContactBudgetOptions.CustomerRule or ContactBudgetOptions.GroupRule;
 

@@ -34,6 +34,9 @@ public enum OverBudget
 
     /// <summary>It is not sent: it ends Failed with the reason "over contact budget", in explain and the admin views.</summary>
     Drop,
+
+    /// <summary>The kind does not spend the budget at all (how configuration takes a default kind out).</summary>
+    Exempt,
 }
 
 /// <summary>
@@ -60,7 +63,8 @@ public sealed class ContactBudgetOptions : IValidatableObject
     /// <summary>
     /// The outbound kinds (see OutboxKinds) that spend the budget, each with what happens over budget. The defaults are
     /// the messages the bot starts on its own; answers to something the customer just did (a welcome, a keyword reply,
-    /// a group welcome, a tag) are not counted unless listed here. Configuration adds to or overrides these entries.
+    /// a group welcome, a tag) are not counted unless listed here. Configuration adds to or overrides these entries;
+    /// <see cref="OverBudget.Exempt"/> takes one out.
     /// </summary>
     public Dictionary<string, OverBudget> Kinds { get; set; } = new(StringComparer.Ordinal)
     {

@@ -191,6 +191,10 @@ public sealed class ContactBudgetTests
         var robotPost = budget.LimitsFor(OutboxKinds.LotteryAnnouncement, "wrG", null, new QuotaSubject(QuotaRules.WebhookSend, RobotKey: "k"));
         var welcome = budget.LimitsFor(OutboxKinds.Welcome, "wmA", "wmA", new QuotaSubject("externalcontact/send_welcome_msg", "guide01", ExternalUserIds: ["wmA"]));
         var reply = budget.LimitsFor(OutboxKinds.Reply, "wmA", "wmA", new QuotaSubject(QuotaRules.MessageSend, AppRecipient: "wmA"));
+        var exempting = new ContactBudgetOptions();
+        exempting.Kinds[OutboxKinds.SeedingPost] = OverBudget.Exempt;
+        var seeding = new ContactBudget(Options.Create(exempting))
+            .LimitsFor(OutboxKinds.SeedingPost, "wrG", null, new QuotaSubject(QuotaRules.AddMsgTemplate, "trumpet01", ChatIds: ["wrG"]));
 
         Assert.Multiple(() =>
         {
@@ -204,6 +208,7 @@ public sealed class ContactBudgetTests
             }), "a robot post names no chat in its quota subject, yet spends its group's budget");
             Assert.That(welcome, Is.Empty);
             Assert.That(reply, Is.Empty);
+            Assert.That(seeding, Is.Empty, "a default kind set to Exempt spends nothing");
         });
     }
 
