@@ -23,6 +23,16 @@ public sealed class ContactBudget(IOptions<ContactBudgetOptions> options)
 
     public static bool IsBudgetRule(string rule) => rule is ContactBudgetOptions.CustomerRule or ContactBudgetOptions.GroupRule;
 
+    /// <summary>
+    /// An outbound item's full set of counters: its quotas (<paramref name="quotas"/>) plus the budget it spends. The
+    /// dispatcher and pre-flight both take their counters from here, so they pass an item through the same ones.
+    /// </summary>
+    public IReadOnlyList<QuotaLimit> AddTo(IReadOnlyList<QuotaLimit> quotas, string kind, string target, string? externalUserId, QuotaSubject subject)
+    {
+        var budget = LimitsFor(kind, target, externalUserId, subject);
+        return budget.Count == 0 ? quotas : [.. quotas, .. budget];
+    }
+
     /// <summary>The budget counters an item of <paramref name="kind"/> to <paramref name="target"/> spends; empty when its kind is not budgeted.</summary>
     public IReadOnlyList<QuotaLimit> LimitsFor(string kind, string target, string? externalUserId, QuotaSubject subject)
     {

@@ -276,8 +276,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private IReadOnlyList<QuotaLimit> LimitsFor(OutboxItem item)
     {
         var limits = _catalog.LimitsFor(item.QuotaSubject);
-        var budget = _budget?.LimitsFor(item.Kind, item.Target, item.ExternalUserId, item.QuotaSubject) ?? [];
-        return budget.Count == 0 ? limits : [.. limits, .. budget];
+        return _budget?.AddTo(limits, item.Kind, item.Target, item.ExternalUserId, item.QuotaSubject) ?? limits;
     }
 
     /// <summary>The recorded reason of an item not sent because its customer sent the opt-out keyword.</summary>

@@ -197,8 +197,7 @@ public sealed class QuotaPreflight
     private IReadOnlyList<QuotaLimit> LimitsFor(PreflightItem item)
     {
         var limits = _catalog.LimitsFor(item.Subject);
-        var budget = _budget?.LimitsFor(item.Kind, item.Target, null, item.Subject) ?? [];
-        return budget.Count == 0 ? limits : [.. limits, .. budget];
+        return _budget?.AddTo(limits, item.Kind, item.Target, null, item.Subject) ?? limits;
     }
 
     private static long? ReceivingRuleRemaining(IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long at)

@@ -26,7 +26,7 @@ internal sealed class QuotaWaitSlots
     /// </summary>
     public DateTimeOffset Next(QuotaDecision decision, IReadOnlyList<QuotaLimit> limits, DateTimeOffset earliest)
     {
-        if (decision.BlockedBy is not { } key || Find(limits, key) is not { Calendar: QuotaCalendar.None } limit)
+        if (decision.BlockedBy is not { } key || limits.FirstOrDefault(l => l.Key == key) is not { Calendar: QuotaCalendar.None } limit)
         {
             return earliest;
         }
@@ -48,18 +48,6 @@ internal sealed class QuotaWaitSlots
             }
         }
         return DateTimeOffset.FromUnixTimeMilliseconds(slot.AtMs);
-    }
-
-    private static QuotaLimit? Find(IReadOnlyList<QuotaLimit> limits, QuotaKey key)
-    {
-        foreach (var limit in limits)
-        {
-            if (limit.Key == key)
-            {
-                return limit;
-            }
-        }
-        return null;
     }
 
     /// <summary>A window's start and how many refused items it has been given.</summary>

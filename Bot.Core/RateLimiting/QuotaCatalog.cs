@@ -71,25 +71,9 @@ public sealed class QuotaCatalog
     /// The receiving-rule counters (<c>Window: ReceivingRule</c>) <paramref name="subject"/> passes, each with the end
     /// of the period holding <paramref name="at"/>: what WeCom's "already received another mass message" fills up.
     /// </summary>
-    public IReadOnlyList<(QuotaKey Key, DateTimeOffset PeriodEnd)> ReceivingRulePeriodsFor(QuotaSubject subject, DateTimeOffset at)
-    {
-        ArgumentNullException.ThrowIfNull(subject);
-        var values = new SubjectValues(subject);
-        var periods = new List<(QuotaKey, DateTimeOffset)>();
-        foreach (var rule in _rules)
-        {
-            if (!rule.Window.IsReceivingRule || (rule.Apis is not null && !rule.Apis.Contains(subject.Api)))
-            {
-                continue;
-            }
-            var (_, endMs) = _clock.PeriodOf(Resolve(rule).Window.Calendar, at.ToUnixTimeMilliseconds());
-            foreach (var key in rule.Pattern.Expand(rule.Name, values))
-            {
-                periods.Add((key, DateTimeOffset.FromUnixTimeMilliseconds(endMs)));
-            }
-        }
-        return periods;
-    }
+    public IReadOnlyList<(QuotaKey Key, DateTimeOffset PeriodEnd)> ReceivingRulePeriodsFor(QuotaSubject subject, DateTimeOffset at) =>
+        [.. LimitsFor(subject).Where(l => l.IsReceivingRule).Select(l =>
+            (l.Key, DateTimeOffset.FromUnixTimeMilliseconds(_clock.PeriodOf(l.Calendar, at.ToUnixTimeMilliseconds()).EndMs)))];
 
     private (int Limit, QuotaRuleWindow Window) Resolve(CompiledRule rule)
     {
