@@ -1,7 +1,7 @@
 namespace Bot.Core.RateLimiting;
 
 /// <summary>
-/// Names and defaults of the built-in quota rules. Figures come from /work/shared/wecom/FACTS.md §5.11 and §6;
+/// Names and defaults of the built-in quota rules. Figures come from shared/wecom/FACTS.md §5.11 and §6;
 /// doc numbers are developer.work.weixin.qq.com/document/path/N.
 /// </summary>
 public static class QuotaRules

@@ -33,8 +33,9 @@ public sealed class OutboxRegistrationTests
 
         Assert.That(hosted, Has.Count.EqualTo(1));
         Assert.That(hosted[0], Is.SameAs(dispatcher));
-        Assert.That(host.Services.GetRequiredService<OutboxWriter>(), Is.Not.Null);
-        Assert.That(host.Services.GetRequiredService<BroadcastService>(), Is.Not.Null);
+        // One writer and one broadcast service per host: a second instance would batch and count on its own.
+        Assert.That(host.Services.GetRequiredService<OutboxWriter>(), Is.SameAs(host.Services.GetRequiredService<OutboxWriter>()));
+        Assert.That(host.Services.GetRequiredService<BroadcastService>(), Is.SameAs(host.Services.GetRequiredService<BroadcastService>()));
         Assert.That(host.Services.GetRequiredService<IOptions<OutboxOptions>>().Value.DispatcherConcurrency, Is.EqualTo(32));
     }
 

@@ -175,7 +175,12 @@ public sealed class RuleSetProviderTests
         using var goodHost = good.Build();
         await goodHost.StartAsync();
         Assert.That(goodHost.Services.GetRequiredService<RuleSetProvider>().Current.RuleCount, Is.EqualTo(9));
-        Assert.That(goodHost.Services.GetRequiredService<RulePlanner>(), Is.Not.Null);
+        // The registered planner plans with the host's rules and time zone: 10:00 Shanghai for a store-sh state
+        // matches the first example welcome, which only a correctly configured planner picks.
+        var planned = goodHost.Services.GetRequiredService<RulePlanner>().PlanContactAdded(
+            goodHost.Services.GetRequiredService<RuleSetProvider>().Current,
+            new ContactAddedInput("guide01", "wmCustomer", "store-sh-01", "CODE", "王小姐", "小李", new DateTimeOffset(2026, 12, 2, 2, 0, 0, TimeSpan.Zero)));
+        Assert.That(planned.OfType<SendWelcome>().Single().Rule.Name, Is.EqualTo("shanghai-stores"));
         await goodHost.StopAsync();
     }
 

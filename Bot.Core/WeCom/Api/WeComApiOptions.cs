@@ -50,6 +50,10 @@ public sealed class WeComApiOptions
     /// <summary>How long an open circuit refuses calls before letting one probe through.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "01:00:00")]
     public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long one pooled connection to the API host lives before it is replaced (and DNS asked again).</summary>
+    [Range(typeof(TimeSpan), "00:00:10", "01:00:00")]
+    public TimeSpan PooledConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 [OptionsValidator]

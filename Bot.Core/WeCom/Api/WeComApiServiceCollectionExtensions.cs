@@ -47,6 +47,12 @@ public static class WeComApiServiceCollectionExtensions
                 // Each attempt has its own timeout in the resilience pipeline.
                 http.Timeout = Timeout.InfiniteTimeSpan;
             })
+            // The client is held by singletons, so the factory's handler rotation never reaches it. The connection pool
+            // rotates instead: a connection older than PooledConnectionLifetime is replaced, so a changed DNS answer
+            // for the API host is seen within that time.
+            .UseSocketsHttpHandler(static (handler, sp) =>
+                handler.PooledConnectionLifetime = sp.GetRequiredService<IOptions<WeComApiOptions>>().Value.PooledConnectionLifetime)
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             // The default handlers log request URLs, and every WeCom URL carries a credential in its query string.
             .RemoveAllLoggers()
             .AddTypedClient(static (http, sp) => new WeComApiClient(
