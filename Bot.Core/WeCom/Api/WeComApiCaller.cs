@@ -157,7 +157,14 @@ internal sealed partial class WeComApiCaller(
                 errCode = reply.ErrCode;
                 if (errCode != WeComErrorCodes.Ok)
                 {
-                    throw new WeComApiException(api.Name, errCode, reply.ErrMsg ?? "");
+                    var answered = new WeComApiException(api.Name, errCode, reply.ErrMsg ?? "");
+                    // WeCom can answer -1 after it applied the call, so for a call that is not safe to repeat the
+                    // outcome is in doubt: resending could make a second task or message. It is reconciled instead.
+                    if (errCode == WeComErrorCodes.SystemBusy && !api.SafeToRepeat)
+                    {
+                        throw new WeComOutcomeUnknownException(api.Name, answered);
+                    }
+                    throw answered;
                 }
                 return reply;
             }

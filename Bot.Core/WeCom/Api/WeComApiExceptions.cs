@@ -33,7 +33,9 @@ public sealed class WeComApiException : Exception
 public sealed class WeComOutcomeUnknownException : Exception
 {
     public WeComOutcomeUnknownException(string api, Exception? innerException = null)
-        : base($"WeCom {api} was sent but no answer came back; it may or may not have been applied", innerException)
+        : base(innerException is WeComApiException answered
+            ? $"WeCom {api} answered {answered.ErrCode}, which it may give after applying the call; it may or may not have been applied"
+            : $"WeCom {api} was sent but no answer came back; it may or may not have been applied", innerException)
     {
         Api = api;
     }

@@ -57,6 +57,22 @@ public sealed class ResilienceTests
     }
 
     [Test]
+    public void System_busy_from_a_mass_message_is_outcome_unknown_and_not_resent()
+    {
+        // WeCom may have created the task before answering -1; a second call would give the guide a duplicate task.
+        GivenInOrder("externalcontact/add_msg_template", FakeWeCom.Reply(WeComErrorCodes.SystemBusy), FakeWeCom.Reply(0, "\"msgid\":\"msgDUP\""));
+        using var bot = WeComApiHarness.Create(_weCom);
+
+        var error = Assert.ThrowsAsync<WeComOutcomeUnknownException>(() => bot.Client.AddMsgTemplateAsync(
+            new AddMsgTemplateRequest { ChatType = ChatTypes.Group, Sender = "zhangsan", ChatIds = ["wrCHAT"], Text = new MessageText("今晚开奖") },
+            CancellationToken.None));
+
+        Assert.That(error!.Api, Is.EqualTo("externalcontact/add_msg_template"));
+        Assert.That(error.InnerException, Is.InstanceOf<WeComApiException>().With.Property(nameof(WeComApiException.ErrCode)).EqualTo(WeComErrorCodes.SystemBusy));
+        Assert.That(_weCom.Count("externalcontact/add_msg_template"), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Http_5xx_is_retried_for_a_read()
     {
         GivenInOrder("externalcontact/groupchat/get",
