@@ -5,6 +5,7 @@ using Bot.Core.Lottery;
 using Bot.Core.Outbox;
 using Bot.Core.Seeding;
 using Bot.Core.WeCom.Api;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -25,6 +26,7 @@ public static class AutomationServiceCollectionExtensions
     {
         var services = builder.Services;
         services.AddMemoryCache();
+        services.AddOptionsWithValidateOnStart<HandlingOptions, HandlingOptionsValidator>().BindConfiguration(HandlingOptions.Section);
         services.AddHttpClient(WeComOutboxSender.ResponseUrlClient, client => client.Timeout = TimeSpan.FromSeconds(10));
         services.TryAddSingleton<WeComDirectory>();
         services.TryAddSingleton<GroupWelcomeBatches>();

@@ -31,6 +31,8 @@ internal sealed partial class CallbackHandler(
     LotteryService lotteries,
     ContactPreferenceStore preferences,
     IOptionsMonitor<ContactPreferencesOptions> preferenceOptions,
+    IOptions<HandlingOptions> handlingOptions,
+    TimeProvider time,
     ILogger<CallbackHandler> logger) : IInboxHandler
 {
     public async Task HandleAsync(InboxItem item, CancellationToken ct)
@@ -119,8 +121,13 @@ internal sealed partial class CallbackHandler(
 
     private async Task ContactAddedAsync(RuleSet ruleSet, Origin origin, string userId, string externalUserId, string? state, string? welcomeCode, CancellationToken ct)
     {
-        var customerName = await NameOrEmptyAsync(() => directory.GetCustomerAsync(externalUserId, ct), c => c.Contact.Name);
-        var guideName = await NameOrEmptyAsync(() => directory.GetGuideNameAsync(userId, ct), n => n);
+        // Both lookups share one budget, so a slow or busy directory delays the welcome by at most that much.
+        using var budget = new CancellationTokenSource(handlingOptions.Value.WelcomeLookupBudget, time);
+        using var lookup = CancellationTokenSource.CreateLinkedTokenSource(ct, budget.Token);
+        var customerLookup = NameOrEmptyAsync(() => directory.GetCustomerAsync(externalUserId, lookup.Token), c => c.Contact.Name, ct);
+        var guideLookup = NameOrEmptyAsync(() => directory.GetGuideNameAsync(userId, lookup.Token), n => n, ct);
+        var customerName = await customerLookup;
+        var guideName = await guideLookup;
         var actions = planner.PlanContactAdded(ruleSet, new ContactAddedInput(userId, externalUserId, state, welcomeCode, customerName, guideName, origin.Item.ReceivedAt));
         var requests = new List<OutboxRequest>();
         foreach (var action in actions)
@@ -316,16 +323,27 @@ internal sealed partial class CallbackHandler(
         }
     }
 
-    private async Task<string> NameOrEmptyAsync<T>(Func<Task<T>> lookup, Func<T, string> name)
+    private async Task<string> NameOrEmptyAsync<T>(Func<Task<T>> lookup, Func<T, string> name, CancellationToken ct)
     {
+        // A welcome without a name beats no welcome: the code dies in 20 s, and a failed handler would be retried
+        // only after it has. So every failure of the lookup, transient ones included, falls back to no name.
         try
         {
             return name(await lookup());
         }
-        catch (WeComApiException ex) when (ex.Class is WeComErrorClass.Permanent or WeComErrorClass.Configuration)
+        catch (WeComApiException ex)
         {
-            // A welcome without a name beats no welcome: the code dies in 20 s.
             Log.NameUnavailable(logger, ex.Api, ex.ErrCode);
+            return "";
+        }
+        catch (WeComOutcomeUnknownException ex)
+        {
+            Log.NameUnavailable(logger, ex.Api, WeComErrorCodes.HttpFailure);
+            return "";
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            Log.NameLookupOverBudget(logger, handlingOptions.Value.WelcomeLookupBudget.TotalMilliseconds);
             return "";
         }
     }
@@ -370,6 +388,9 @@ internal sealed partial class CallbackHandler(
 
         [LoggerMessage(4, LogLevel.Information, "Customer {ExternalUserId} opted out of bot messages: {OptedOut}")]
         public static partial void PreferenceChanged(ILogger logger, string externalUserId, bool optedOut);
+
+        [LoggerMessage(5, LogLevel.Warning, "A name for the welcome took longer than its {BudgetMs} ms budget; the template gets an empty name")]
+        public static partial void NameLookupOverBudget(ILogger logger, double budgetMs);
     }
 }
 

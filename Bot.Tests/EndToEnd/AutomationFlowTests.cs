@@ -91,6 +91,32 @@ public sealed class AutomationFlowTests
     }
 
     [Test]
+    public async Task A_slow_and_a_busy_directory_delay_the_welcome_by_the_lookup_budget_only()
+    {
+        using var app = new BotApp(
+            editRules: path => FakeWeCom.RemoveWelcomeTimeWindow(path),
+            settings: new Dictionary<string, string?> { ["Handling:WelcomeLookupBudget"] = "00:00:01", ["WeComApi:AttemptTimeout"] = "00:00:02" });
+        FakeWeCom.StubAll(app.WeCom);
+        // The customer lookup outlasts every attempt, the guide lookup is answered "system busy" each time: with their
+        // retries, either one alone would hold the welcome for seconds (for minutes with the default timeouts).
+        app.WeCom.Given(WireMock.RequestBuilders.Request.Create().WithPath("/cgi-bin/externalcontact/get").WithParam("external_userid", "wmSlowDirectory").UsingGet())
+            .AtPriority(0)
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }).WithDelay(TimeSpan.FromSeconds(3)));
+        app.WeCom.Given(WireMock.RequestBuilders.Request.Create().WithPath("/cgi-bin/user/get").UsingGet())
+            .AtPriority(-1)
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithBodyAsJson(new { errcode = -1, errmsg = "system busy" }));
+        using var client = app.CreateClient();
+
+        await PostOkAsync(client, app.SignedPost(BotApp.ContactAdded("wmSlowDirectory", "WELCOME-SLOW", state: "store-sh-001")));
+        var welcome = (await FakeWeCom.WaitForAsync(app.WeCom, WelcomePath, timeout: TimeSpan.FromSeconds(6))).Single();
+
+        // The rule's text, without the names nobody could fetch in time.
+        Assert.That(FakeWeCom.Json(welcome).GetProperty("text").GetProperty("content").GetString(),
+            Is.EqualTo("您好 ，我是，欢迎光临上海门店！回复「抽奖」参加周末抽奖。"));
+        Assert.That(WelcomeCode(welcome), Is.EqualTo("WELCOME-SLOW"));
+    }
+
+    [Test]
     public async Task A_contact_added_without_a_welcome_code_is_tagged_but_not_welcomed()
     {
         using var app = new BotApp(editRules: path => FakeWeCom.RemoveWelcomeTimeWindow(path));
