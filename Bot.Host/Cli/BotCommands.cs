@@ -27,7 +27,8 @@ public static class BotCommands
           Bot.Host rules check PATH                      validate rule files; exit 1 with file:line:col: message per error
           Bot.Host rules simulate PATH --event FILE      print, as JSON, what the rules would do with a callback (touches nothing)
           Bot.Host rules backtest PATH --since 24h       replay stored callbacks through the rules at PATH and the live ones and
-                                                         print the difference in planned actions; exit 0 none, 1 some, 2 load error
+                                                         print the difference in planned actions and their words,
+                                                         tags and attachments; exit 0 none, 1 some, 2 load error
           Bot.Host explain CUSTOMER                      what a customer was sent or tagged with, and which rule and callback caused it
           Bot.Host preflight --groups A,B --sender USER  before a broadcast to these groups (or --customers): per target allowed,
                                                          delayed or skipped under the quotas, and the estimated finish; reads
