@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using YamlDotNet.Core;
@@ -13,8 +14,12 @@ public static class RuleLoader
 {
     public static RuleLoadResult Load(string folder) => Load(folder, TimeProvider.System);
 
-    public static RuleLoadResult Load(string folder, TimeProvider timeProvider)
+    public static RuleLoadResult Load(string folder, TimeProvider timeProvider) => Load(folder, timeProvider, new RulesOptions());
+
+    /// <summary>Loads within the limits of <paramref name="options"/> (file and folder sizes, rule count, reply length).</summary>
+    public static RuleLoadResult Load(string folder, TimeProvider timeProvider, RulesOptions options)
     {
+        var limits = RuleLimits.From(options);
         var errors = new List<RuleError>();
         var warnings = new List<RuleWarning>();
         if (!Directory.Exists(folder))
@@ -29,22 +34,16 @@ public static class RuleLoader
             .ToList();
 
         var rules = new RuleCollector();
+        var reader = new RuleFileReader(folder, limits, errors);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var path in files)
         {
-            string text;
-            try
+            if (reader.Read(path) is not { } text)
             {
-                text = File.ReadAllText(path, Encoding.UTF8);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // A file being replaced by an editor can vanish between listing and reading; the next watcher event reloads.
-                errors.Add(new RuleError(path, 1, 1, $"cannot read the file: {ex.Message}"));
                 continue;
             }
             hash.AppendData(Encoding.UTF8.GetBytes(Path.GetFileName(path) + "\0" + text + "\0"));
-            new RuleFileCompiler(path, text, rules, errors, warnings).Compile();
+            new RuleFileCompiler(path, text, rules, errors, warnings, limits).Compile();
         }
 
         if (errors.Count > 0)
@@ -82,10 +81,17 @@ internal sealed class RuleCollector
     public List<SeedingRule> Seeding { get; } = [];
 
     public Dictionary<string, (string File, int Line, int Column)> Names { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Rules seen so far, in every file and section, valid or not.</summary>
+    public int Seen { get; set; }
+
+    /// <summary>Set once the folder holds more rules than allowed; the rest is then not compiled.</summary>
+    public bool OverRuleLimit { get; set; }
 }
 
 /// <summary>Compiles one file's YAML into rules, reporting each problem at the node it is about.</summary>
-internal sealed class RuleFileCompiler(string file, string text, RuleCollector rules, List<RuleError> errors, List<RuleWarning> warnings)
+internal sealed class RuleFileCompiler(
+    string file, string text, RuleCollector rules, List<RuleError> errors, List<RuleWarning> warnings, RuleLimits limits)
 {
     private const int MaxAttachments = 9; // send_welcome_msg and add_msg_template both take at most 9
     private const string GroupJoinEvent = "group_join";
@@ -95,6 +101,10 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
 
     public void Compile()
     {
+        if (rules.OverRuleLimit)
+        {
+            return; // reported once, at the first rule over the limit
+        }
         var stream = new YamlStream();
         try
         {
@@ -145,6 +155,12 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
             }
             foreach (var item in list.Children)
             {
+                if (++rules.Seen > limits.MaxRules)
+                {
+                    rules.OverRuleLimit = true;
+                    Error(item, string.Create(CultureInfo.InvariantCulture, $"too many rules: the folder may hold at most {limits.MaxRules:N0} (Rules:MaxRules)"));
+                    return;
+                }
                 if (item is not YamlMappingNode map)
                 {
                     Error(item, $"wrong type for a {key} rule: expected a mapping, got {Describe(item)}");
@@ -192,9 +208,11 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
             guide = CompileGlob(when.Scalar("guide"));
             between = CompileWindow(when.Scalar("between"));
         }
-        var message = CompileMessage(f.Mapping("message", required: true), RuleFields.Welcome);
+        var messageFields = f.Mapping("message", required: true);
+        var message = CompileMessage(messageFields, RuleFields.Welcome);
         var tags = CompileTags(f.Sequence("tags"));
-        if (source is not null && message is not null && tags is not null)
+        var fits = message is null || TextFits(messageFields, message, WeComTextLimits.WelcomeText);
+        if (source is not null && message is not null && tags is not null && fits)
         {
             rules.Welcome.Add(new WelcomeRule(source, state, between, guide, message, tags));
         }
@@ -210,7 +228,8 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
         var (channel, channelNode) = CompileChannel(f, GroupChannel.Robot, allowTemplate: true);
         var robotKey = f.Scalar("robot_key")?.Value;
         var sender = f.Scalar("sender")?.Value;
-        if (source is null || message is null || channel is null)
+        var fits = message is null || channel is null || TextFits(messageFields, message, WeComTextLimits.ForGroupPost(channel.Value));
+        if (source is null || message is null || channel is null || !fits)
         {
             return;
         }
@@ -246,8 +265,10 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
         var when = f.Mapping("when", required: true);
         var keywords = when is null ? null : CompileKeywords(when.Sequence("keywords", required: true));
         var group = when is null ? null : CompileGlob(when.Scalar("group"));
-        var message = CompileMessage(f.Mapping("message", required: true), RuleFields.Replies);
-        if (source is not null && keywords is not null && message is not null)
+        var messageFields = f.Mapping("message", required: true);
+        var message = CompileMessage(messageFields, RuleFields.Replies);
+        var fits = message is null || TextFits(messageFields, message, limits.ReplyText);
+        if (source is not null && keywords is not null && message is not null && fits)
         {
             rules.Replies.Add(new ReplyRule(source, keywords, group, message));
         }
@@ -326,13 +347,15 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
         }
         var eligible = f.Mapping("eligible") is { } e ? CompileTags(e.Sequence("tags_any")) : [];
         var prizes = CompilePrizes(f.Sequences("prizes", required: true), f.Node("prizes"));
-        var announce = CompileTemplate(f.Scalar("announce", required: true), RuleFields.Lotteries);
+        var announceNode = f.Scalar("announce", required: true);
+        var announce = CompileTemplate(announceNode, RuleFields.Lotteries);
         var tagWinners = CompileTags(f.Sequence("tag_winners"));
         var (channel, channelNode) = CompileChannel(f, GroupChannel.Robot, allowTemplate: false);
         var robotKey = f.Scalar("robot_key")?.Value;
         var sender = f.Scalar("sender")?.Value;
+        var fits = channel is null || Fits(announceNode, announce, WeComTextLimits.ForGroupPost(channel.Value), "announce");
         if (source is null || groups is null || keyword is null || !ok || eligible is null || prizes is null
-            || announce is null || tagWinners is null || channel is null)
+            || announce is null || tagWinners is null || channel is null || !fits)
         {
             return;
         }
@@ -374,6 +397,7 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
         var jitter = CompileDuration(f.Scalar("jitter")) ?? TimeSpan.Zero;
         var postsNode = f.Node("posts");
         var posts = new List<SeedingPost>();
+        var postTexts = new List<(YamlScalarNode Node, Template Text)>();
         var postsOk = true;
         var postMaps = f.Sequences("posts", required: true);
         if (postMaps is { Count: 0 })
@@ -385,16 +409,25 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
         {
             var after = CompileDuration(post.Scalar("after", required: true));
             var by = post.Scalar("by", required: true)?.Value;
-            var textTemplate = CompileTemplate(post.Scalar("text", required: true), RuleFields.Seeding);
+            var textNode = post.Scalar("text", required: true);
+            var textTemplate = CompileTemplate(textNode, RuleFields.Seeding);
             if (after is null || by is null || textTemplate is null)
             {
                 postsOk = false;
                 continue;
             }
             posts.Add(new SeedingPost(after.Value, by, textTemplate, Line(post.Map.Start)));
+            postTexts.Add((textNode!, textTemplate));
         }
         var (channel, channelNode) = CompileChannel(f, GroupChannel.MassMessage, allowTemplate: false);
         var robotKey = f.Scalar("robot_key")?.Value;
+        if (channel is not null)
+        {
+            foreach (var (node, template) in postTexts)
+            {
+                postsOk &= Fits(node, template, WeComTextLimits.ForGroupPost(channel.Value), "text");
+            }
+        }
         if (source is null || groups is null || start is null || (quietNode is not null && quiet is null) || !postsOk || postMaps is null || channel is null)
         {
             return;
@@ -541,20 +574,26 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
 
         AttachmentTemplate? Link(Fields f)
         {
-            var title = CompileTemplate(f.Scalar("title", required: true), section);
+            var titleNode = f.Scalar("title", required: true);
+            var title = CompileTemplate(titleNode, section);
             var url = CompileTemplate(f.Scalar("url", required: true), section, url: true);
             var pic = f.Scalar("picurl") is { } p ? CompileTemplate(p, section, url: true) : null;
-            var desc = f.Scalar("desc") is { } d ? CompileTemplate(d, section) : null;
-            return title is null || url is null ? null : new LinkAttachmentTemplate(title, url, pic, desc);
+            var descNode = f.Scalar("desc");
+            var desc = descNode is null ? null : CompileTemplate(descNode, section);
+            var fits = Fits(titleNode, title, WeComTextLimits.LinkTitle, "title") & Fits(descNode, desc, WeComTextLimits.LinkDesc, "desc");
+            return title is null || url is null || !fits ? null : new LinkAttachmentTemplate(title, url, pic, desc);
         }
 
         AttachmentTemplate? MiniProgram(Fields f)
         {
-            var title = CompileTemplate(f.Scalar("title", required: true), section);
+            var titleNode = f.Scalar("title", required: true);
+            var title = CompileTemplate(titleNode, section);
             var pic = Required(f, "pic_media_id");
             var appId = Required(f, "appid");
             var page = CompileTemplate(f.Scalar("page", required: true), section);
-            return title is null || pic is null || appId is null || page is null ? null : new MiniProgramAttachmentTemplate(title, pic, appId, page);
+            return title is null || pic is null || appId is null || page is null || !Fits(titleNode, title, WeComTextLimits.MiniProgramTitle, "title")
+                ? null
+                : new MiniProgramAttachmentTemplate(title, pic, appId, page);
         }
 
         static string? Required(Fields f, string name) => f.Scalar(name, required: true)?.Value;
@@ -607,6 +646,28 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
             errors.Add(new RuleError(file, line, column, problem.Message));
         }
         return problems.Count == 0 ? template : null;
+    }
+
+    private bool TextFits(Fields? message, MessageTemplate text, TextLimit limit) =>
+        Fits(message?.Scalar("text"), text.Text, limit, "text");
+
+    /// <summary>
+    /// Refuses a text whose fixed part alone is more than the API that sends it takes. Variables are not counted:
+    /// their values are known only when sending.
+    /// </summary>
+    private bool Fits(YamlScalarNode? node, Template? template, TextLimit limit, string field)
+    {
+        if (node is null || template is null)
+        {
+            return true;
+        }
+        var bytes = template.LiteralUtf8Bytes();
+        if (bytes <= limit.Bytes)
+        {
+            return true;
+        }
+        Error(node, string.Create(CultureInfo.InvariantCulture, $"{field} is {bytes:N0} bytes (UTF-8, not counting {{{{variables}}}}); {limit.Refusal}"));
+        return false;
     }
 
     // A template error points at its "{{": find the same occurrence of "{{" in the raw source of the scalar
@@ -824,6 +885,8 @@ internal sealed class RuleFileCompiler(string file, string text, RuleCollector r
     private static string Describe(YamlNode node) => node switch
     {
         YamlScalarNode s when IsNull(s) => "nothing",
+        // Cut, so an error about a pasted page of text stays one line in the log and in /admin/rules.
+        YamlScalarNode { Value.Length: > 60 } s => $"\"{s.Value[..60]}\u2026\"",
         YamlScalarNode s => $"\"{s.Value}\"",
         YamlSequenceNode => "a list",
         YamlMappingNode => "a mapping",

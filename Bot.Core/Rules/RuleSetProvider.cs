@@ -73,7 +73,7 @@ public sealed partial class RuleSetProvider : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var result = RuleLoader.Load(_folder, _time);
+        var result = RuleLoader.Load(_folder, _time, _options);
         if (result.RuleSet is not { } rules)
         {
             Log.FirstLoadFailed(_logger, _folder, result.Errors.Count, string.Join(Environment.NewLine, result.Errors));
@@ -148,7 +148,7 @@ public sealed partial class RuleSetProvider : IHostedService, IDisposable
         lock (_reloadLock)
         {
             var previous = Current;
-            var result = RuleLoader.Load(_folder, _time);
+            var result = RuleLoader.Load(_folder, _time, _options);
             if (result.RuleSet is not { } rules)
             {
                 var status = Status;

@@ -4,9 +4,12 @@ namespace Bot.Core.Rules;
 public static class RulesCommands
 {
     /// <summary>Loads the folder and prints the outcome; returns the process exit code (0 valid, 1 errors).</summary>
-    public static int Check(string path, TextWriter output)
+    public static int Check(string path, TextWriter output) => Check(path, output, new RulesOptions());
+
+    /// <summary>The same, within the limits of <paramref name="options"/> (`Rules:Max…`), as the service would load it.</summary>
+    public static int Check(string path, TextWriter output, RulesOptions options)
     {
-        var result = RuleLoader.Load(path);
+        var result = RuleLoader.Load(path, TimeProvider.System, options);
         foreach (var error in result.Errors)
         {
             output.WriteLine(error);

@@ -9,7 +9,7 @@ public static class RulesServiceCollectionExtensions
     /// <summary>Rule files from `Rules:Path`, hot-reloaded; the host refuses to start while they have errors.</summary>
     public static IHostApplicationBuilder AddRules(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptionsWithValidateOnStart<RulesOptions, RulesOptionsValidator>().BindConfiguration(RulesOptions.Section);
+        builder.Services.AddRulesOptions();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddMetrics();
         builder.Services.TryAddSingleton<RuleSetProvider>();
@@ -17,4 +17,8 @@ public static class RulesServiceCollectionExtensions
         builder.Services.TryAddSingleton<RulePlanner>();
         return builder;
     }
+
+    /// <summary>The `Rules` section, validated; also for the CLI verbs that load rule files without the provider.</summary>
+    internal static void AddRulesOptions(this IServiceCollection services) =>
+        services.AddOptionsWithValidateOnStart<RulesOptions, RulesOptionsValidator>().BindConfiguration(RulesOptions.Section);
 }

@@ -22,6 +22,9 @@ internal sealed class Template
 
     public bool Uses(int slot) => Array.IndexOf(_slots, slot) >= 0;
 
+    /// <summary>The UTF-8 size of the text around the variables: what every rendering sends at least.</summary>
+    public int LiteralUtf8Bytes() => _literals.Sum(System.Text.Encoding.UTF8.GetByteCount);
+
     /// <summary>A template error: the message and the character offset in the source where it is.</summary>
     public readonly record struct Problem(int Offset, string Message);
 

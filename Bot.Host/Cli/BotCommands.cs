@@ -24,10 +24,12 @@ public static class BotCommands
     public const string Usage = """
         usage:
           Bot.Host [--urls URL]                          run the service
-          Bot.Host rules check PATH                      validate rule files; exit 1 with file:line:col: message per error
+          Bot.Host rules check PATH                      validate rule files within the Rules:Max... limits; exit 1 with
+                                                         file:line:col: message per error, 2 on bad settings
           Bot.Host rules simulate PATH --event FILE      print, as JSON, what the rules would do with a callback (touches nothing)
           Bot.Host rules backtest PATH --since 24h       replay stored callbacks through the rules at PATH and the live ones and
-                                                         print the difference in planned actions; exit 0 none, 1 some, 2 load error
+                                                         print the difference in planned actions and their words,
+                                                         tags and attachments; exit 0 none, 1 some, 2 load error
           Bot.Host explain CUSTOMER                      what a customer was sent or tagged with, and which rule and callback caused it
           Bot.Host preflight --groups A,B --sender USER  before a broadcast to these groups (or --customers): per target allowed,
                                                          delayed or skipped under the quotas, and the estimated finish; reads
@@ -55,7 +57,7 @@ public static class BotCommands
             case ["explain", var customer]:
                 return await ExplainAsync(customer, output);
             case ["rules", "check", var path]:
-                return RulesCommands.Check(path, Console.Out);
+                return CheckRules(path, output, error);
             case ["rules", "simulate", var path, "--event", var file]:
                 return Simulate(path, file, Console.Out, Console.Error);
             case ["preflight", "--groups" or "--customers", var list, "--sender", var sender]:
@@ -112,6 +114,30 @@ public static class BotCommands
         return 0;
     }
 
+    /// <summary>`rules check` within the limits the service would load the folder with (`Rules:Max…` of its configuration).</summary>
+    private static int CheckRules(string path, TextWriter output, TextWriter error)
+    {
+        var builder = CommandHostBuilder();
+        builder.Services.AddRulesOptions();
+        using var host = builder.Build();
+        return ReadRulesOptions(host, error) is { } options ? RulesCommands.Check(path, output, options) : 2;
+    }
+
+    /// <summary>The validated `Rules` options, or null after naming what is wrong with them.</summary>
+    private static RulesOptions? ReadRulesOptions(IHost host, TextWriter error)
+    {
+        try
+        {
+            return host.Services.GetRequiredService<IOptions<RulesOptions>>().Value;
+        }
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
+        {
+            // Out of range (validation) or not a number at all (binding, which names the key too).
+            error.WriteLine($"configuration: {ex.Message}");
+            return null;
+        }
+    }
+
     private static async Task<int> BacktestAsync(string path, string sinceText, TextWriter output, TextWriter error, TimeProvider time)
     {
         if (!RuleBacktest.TryParseSince(sinceText, out var window))
@@ -122,12 +148,15 @@ public static class BotCommands
         var builder = CommandHostBuilder();
         builder.Services.AddSingleton(time);
         builder.AddInbox();
-        builder.Services.AddOptions<RulesOptions>().BindConfiguration(RulesOptions.Section);
+        builder.Services.AddRulesOptions();
         using var host = builder.Build();
-        var rulesOptions = host.Services.GetRequiredService<IOptions<RulesOptions>>().Value;
+        if (ReadRulesOptions(host, error) is not { } rulesOptions)
+        {
+            return 2;
+        }
         var livePath = Path.IsPathRooted(rulesOptions.Path) ? rulesOptions.Path : Path.Combine(builder.Environment.ContentRootPath, rulesOptions.Path);
-        var live = RuleLoader.Load(livePath, time);
-        var candidate = RuleLoader.Load(path, time);
+        var live = RuleLoader.Load(livePath, time, rulesOptions);
+        var candidate = RuleLoader.Load(path, time, rulesOptions);
         var failed = false;
         foreach (var (name, loaded) in new[] { ("live rules " + livePath, live), ("candidate rules " + path, candidate) })
         {

@@ -101,6 +101,62 @@ public sealed class RulesBacktestTests
     }
 
     [Test]
+    public async Task Backtest_counts_a_reworded_welcome_as_a_change_and_shows_the_words_before_and_after()
+    {
+        Edit(Path.Combine(_candidate, "welcome.yaml"), "欢迎光临上海门店！", "欢迎来到上海门店！");
+
+        var (exit, output, error) = await RunAsync("rules", "backtest", _candidate, "--since", "24h");
+
+        var changes = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Skip(1).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(error, Is.Empty);
+            Assert.That(exit, Is.EqualTo(1));
+            // The 13 Shanghai contacts inside 09:00-22:00 would get other words; everything else plans as before.
+            Assert.That(changes, Has.Count.EqualTo(1), output);
+            Assert.That(changes[0], Does.StartWith("~13 send_welcome_msg from shanghai-stores: text "));
+            Assert.That(changes[0], Does.Contain("\"…欢迎光临上海门店！回复…\" → \"…欢迎来到上海门店！回复…\""));
+            Assert.That(output, Does.Not.Contain("no change"));
+        });
+    }
+
+    [Test]
+    public async Task Backtest_counts_a_changed_welcome_attachment_as_a_change()
+    {
+        Edit(Path.Combine(_candidate, "welcome.yaml"), "title: \"新客礼包\"", "title: \"新客大礼包\"");
+
+        var (exit, output, _) = await RunAsync("rules", "backtest", _candidate, "--since", "24h");
+
+        var changes = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Skip(1).ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.EqualTo(1));
+            Assert.That(changes, Has.Count.EqualTo(1), output);
+            Assert.That(changes[0], Does.StartWith("~13 send_welcome_msg from shanghai-stores: attachments "));
+            Assert.That(changes[0], Does.Contain("新客礼包").And.Contain("新客大礼包"));
+        });
+    }
+
+    [Test]
+    public async Task Backtest_counts_a_reworded_reply_and_a_changed_tag_set_as_changes()
+    {
+        Edit(Path.Combine(_candidate, "community.yaml"), "门店营业时间为每天 10:00-22:00。", "门店每天 10:00-22:00 营业。");
+        Edit(Path.Combine(_candidate, "community.yaml"), "tags: [\"兴趣/咖啡\"]", "tags: [\"兴趣/咖啡\", \"兴趣/饮品\"]");
+
+        var (exit, output, _) = await RunAsync("rules", "backtest", _candidate, "--since", "24h");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.EqualTo(1));
+            Assert.That(output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Skip(1), Is.EqualTo(new[]
+            {
+                "+5 mark_tag 兴趣/饮品 from coffee-interest",
+                "~3 reply from opening-hours: text \"门店营业时间为每天 10:00-22:00。\" → \"门店每天 10:00-22:00 营业。\"",
+            }));
+        });
+    }
+
+    [Test]
     public async Task Backtest_of_a_broken_candidate_names_the_error_and_exits_2()
     {
         File.AppendAllText(Path.Combine(_candidate, "community.yaml"), "\nreplies:\n  - name: [unclosed\n");

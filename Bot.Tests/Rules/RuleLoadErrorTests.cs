@@ -299,4 +299,69 @@ public sealed class RuleLoadErrorTests
         Assert.That(errors, Has.Length.EqualTo(1));
         Assert.That(errors[0], Does.Match(@"^f\.yaml:4:5: ").And.Contains("name"));
     }
+    // Each text goes to one WeCom API, whose limit (shared/wecom/FACTS.md) the loader checks in UTF-8 bytes.
+    [TestCase("group_welcome:\n  - name: g\n    robot_key: k\n    message:\n      text: \"TEXT\"\n",
+        2048, "5:13: text is 2,049 bytes (UTF-8, not counting {{variables}}); a group robot post (webhook/send) takes at most 2,048")]
+    [TestCase("group_welcome:\n  - name: g\n    channel: welcome_template\n    message:\n      text: \"TEXT\"\n",
+        3000, "5:13: text is 3,001 bytes (UTF-8, not counting {{variables}}); group_welcome_template/add takes at most 3,000")]
+    [TestCase("group_welcome:\n  - name: g\n    channel: mass_message\n    sender: u1\n    message:\n      text: \"TEXT\"\n",
+        4000, "6:13: text is 4,001 bytes (UTF-8, not counting {{variables}}); add_msg_template takes at most 4,000")]
+    [TestCase("replies:\n  - name: r\n    when: { keywords: [k] }\n    message:\n      text: \"TEXT\"\n",
+        4096, "5:13: text is 4,097 bytes (UTF-8, not counting {{variables}}); a reply may have at most 4,096 (Rules:MaxReplyTextBytes)")]
+    [TestCase("lotteries:\n  - name: l\n    groups: [\"*\"]\n    keyword: k\n    opens: \"2026-11-28T10:00:00+08:00\"\n    draws: \"2026-11-28T20:00:00+08:00\"\n"
+        + "    prizes: [{ name: p, count: 1 }]\n    robot_key: k\n    announce: \"{{winners}}TEXT\"\n",
+        2048, "9:15: announce is 2,049 bytes (UTF-8, not counting {{variables}}); a group robot post (webhook/send) takes at most 2,048")]
+    [TestCase("seeding:\n  - name: s\n    groups: [\"*\"]\n    start: group_created\n    posts:\n      - after: 10m\n        by: t1\n        text: \"TEXT\"\n",
+        4000, "8:15: text is 4,001 bytes (UTF-8, not counting {{variables}}); add_msg_template takes at most 4,000")]
+    [TestCase("welcome:\n  - name: w\n    message:\n      attachments:\n        - link: { title: \"TEXT\", url: \"https://x.example/\" }\n",
+        128, "5:26: title is 129 bytes (UTF-8, not counting {{variables}}); a link attachment's title takes at most 128")]
+    public void A_text_over_the_limit_of_the_wecom_api_that_sends_it_is_refused_at_the_text(string yaml, int limit, string error)
+    {
+        using (var atLimit = new RuleFolder().Write("f.yaml", yaml.Replace("TEXT", new string('x', limit), StringComparison.Ordinal)))
+        {
+            var loaded = RuleLoader.Load(atLimit.Path);
+            Assert.That(loaded.Errors, Is.Empty, "a text of exactly the limit is what WeCom takes");
+        }
+
+        var errors = Errors(yaml.Replace("TEXT", new string('x', limit + 1), StringComparison.Ordinal));
+
+        Assert.That(errors, Is.EqualTo(new[] { "f.yaml:" + error }));
+    }
+
+    [Test]
+    public void More_rules_than_the_default_cap_are_refused_once_at_the_first_rule_over_it()
+    {
+        var yaml = new System.Text.StringBuilder("replies:\n");
+        for (var i = 0; i <= 10_000; i++)
+        {
+            yaml.Append("  - { name: r").Append(i).Append(", when: { keywords: [k").Append(i).Append("] }, message: { text: ok } }\n");
+        }
+
+        var errors = Errors(yaml.ToString());
+
+        Assert.That(errors, Is.EqualTo(new[] { "f.yaml:10002:5: too many rules: the folder may hold at most 10,000 (Rules:MaxRules)" }));
+    }
+
+    [Test]
+    public void Rule_files_coming_to_more_than_Rules_MaxFolderBytes_are_refused_at_the_file_that_crosses_it()
+    {
+        var padding = "# " + new string('x', 600) + "\n";
+        using var folder = new RuleFolder()
+            .Write("a.yaml", padding + "replies:\n  - { name: a, when: { keywords: [a] }, message: { text: ok } }\n")
+            .Write("b.yaml", padding + "replies:\n  - { name: b, when: { keywords: [b] }, message: { text: ok } }\n");
+
+        var result = RuleLoader.Load(folder.Path, TimeProvider.System, new RulesOptions { MaxFolderBytes = 1024 });
+
+        Assert.That(result.Errors.Select(e => e.ToString()),
+            Is.EqualTo(new[] { $"{folder.File("b.yaml")}:1:1: with this file the rule files come to more than 1,024 bytes (Rules:MaxFolderBytes)" }));
+    }
+
+    [Test]
+    public void A_long_scalar_in_an_error_is_shortened_not_repeated_whole()
+    {
+        var errors = Errors($"welcome: \"{new string('x', 5000)}\"\n");
+
+        Assert.That(errors.Single(), Does.StartWith("f.yaml:1:10: wrong type for section 'welcome': expected a list of rules, got \"xxxx"));
+        Assert.That(errors.Single().Length, Is.LessThan(200));
+    }
 }

@@ -188,6 +188,10 @@ public sealed class RuleSetProviderTests
     [TestCase("TimeZone", "")]
     [TestCase("Path", "")]
     [TestCase("ReloadDebounce", "00:10:00")]
+    [TestCase("MaxFileBytes", "0")]
+    [TestCase("MaxFolderBytes", "0")]
+    [TestCase("MaxRules", "0")]
+    [TestCase("MaxReplyTextBytes", "0")]
     public void A_bad_rules_option_fails_start_up_naming_the_key(string key, string value)
     {
         var builder = Host.CreateApplicationBuilder();
