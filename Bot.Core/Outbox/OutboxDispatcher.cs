@@ -266,7 +266,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 ? new OutboxSendOutcome.RetryLater(TimeSpan.Zero, null, $"sender threw {ex.GetType().Name}")
                 : new OutboxSendOutcome.OutcomeUnknown($"sender threw {ex.GetType().Name}");
         }
-        await RecordAsync(item, limits, outcome);
+        await RecordAsync(item, limits, decision.TakenAt, outcome);
     }
 
     /// <summary>The recorded reason (before the counter's key) of an item dropped by a contact budget whose kind drops.</summary>
@@ -291,8 +291,13 @@ public sealed partial class OutboxDispatcher : BackgroundService
         && item.Kind is not OutboxKinds.PreferenceReply
         && await _preferences.IsOptedOutAsync(customer, ct);
 
-    private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome outcome)
+    private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset? takenAt, OutboxSendOutcome outcome)
     {
+        // Before the item is released: a retry claimed right after must find its allowances back.
+        if (outcome.NotApplied && takenAt is { } at)
+        {
+            await RefundAllowancesAsync(item, limits, at);
+        }
         var now = _time.GetUtcNow();
         var attempts = item.Attempts + 1;
         switch (outcome)
@@ -310,14 +315,14 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 break;
             case OutboxSendOutcome.RetryLater retry:
                 var backoff = _options.RetryBaseDelay * Math.Pow(2, attempts - 1);
-                var at = now + (retry.After > backoff ? retry.After : backoff);
-                if (IsPast(item.Deadline, at))
+                var retryAt = now + (retry.After > backoff ? retry.After : backoff);
+                if (IsPast(item.Deadline, retryAt))
                 {
                     await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", attempts, retry.Errcode);
                 }
                 else
                 {
-                    await ReleaseAsync(item, at, attempts, retry.Errcode, retry.Reason);
+                    await ReleaseAsync(item, retryAt, attempts, retry.Errcode, retry.Reason);
                 }
                 break;
             case OutboxSendOutcome.RateLimited limited:
@@ -339,6 +344,31 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 break;
             default:
                 throw new InvalidOperationException($"Unhandled outbox outcome {outcome.GetType().Name}");
+        }
+    }
+
+    /// <summary>
+    /// Gives back what a call WeCom did not apply spent of the recipient's allowances: the calendar counters (receiving
+    /// rule, sender cap, contact budget), or the recipient would be held to the next day, week or month having received
+    /// nothing. The sliding counters keep their unit: they pace calls, WeCom saw this one, and they free within their
+    /// window anyway (a 45009 pauses them besides).
+    /// </summary>
+    private async Task RefundAllowancesAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt)
+    {
+        var allowances = limits.Where(l => l.Calendar != QuotaCalendar.None).ToList();
+        if (allowances.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await _limiter.RefundAsync(allowances, takenAt, CancellationToken.None);
+            Log.AllowancesRefunded(_logger, item.Id, item.Kind, allowances.Count);
+        }
+        catch (Exception ex)
+        {
+            // The allowances stay spent: the recipient waits for the next period, which sends less, never more.
+            Log.RefundFailed(_logger, ex, item.Id);
         }
     }
 
@@ -436,5 +466,11 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         [LoggerMessage(15, LogLevel.Information, "Outbox item {Id} ({Kind}) dropped: contact budget {Key} is spent for this week")]
         public static partial void OverBudgetDropped(ILogger logger, long id, string kind, string key);
+
+        [LoggerMessage(17, LogLevel.Information, "Outbox item {Id} ({Kind}) was not applied by WeCom; {Count} allowances it reserved are given back")]
+        public static partial void AllowancesRefunded(ILogger logger, long id, string kind, int count);
+
+        [LoggerMessage(18, LogLevel.Error, "Could not give back the allowances of outbox item {Id}; they stay spent for their period")]
+        public static partial void RefundFailed(ILogger logger, Exception exception, long id);
     }
 }
