@@ -181,7 +181,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
             {
                 Log.PreferenceLookupFailed(_logger, ex, item.Id);
             }
-            await ReleaseAsync(item, ct.IsCancellationRequested ? now : now + _options.RetryBaseDelay, item.Attempts, null, null);
+            await ReleaseAsync(item, ct.IsCancellationRequested ? now : now + _options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
         if (optedOut)
@@ -193,13 +193,13 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var limits = LimitsFor(item);
         if (ct.IsCancellationRequested)
         {
-            await ReleaseAsync(item, now, item.Attempts, null, null);
+            await ReleaseAsync(item, now, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
         var unavailableUntil = DateTimeOffset.FromUnixTimeMilliseconds(Interlocked.Read(ref _limiterUnavailableUntilMs));
         if (unavailableUntil > now)
         {
-            await ReleaseAsync(item, unavailableUntil, item.Attempts, null, null);
+            await ReleaseAsync(item, unavailableUntil, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
 
@@ -210,7 +210,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await ReleaseAsync(item, now, item.Attempts, null, null);
+            await ReleaseAsync(item, now, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
         catch (Exception ex)
@@ -238,7 +238,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 else
                 {
                     // An item with a deadline retries as soon as a unit frees: a slot is a guess and must not expire it.
-                    await ReleaseAsync(item, item.Deadline is null ? _waitSlots.Next(decision, limits, at) : at, item.Attempts, null, null);
+                    await ReleaseAsync(item, item.Deadline is null ? _waitSlots.Next(decision, limits, at) : at, item.Attempts, null, null, item.CallStartedAt);
                 }
                 return;
             case QuotaDecisionKind.Unavailable:
@@ -249,15 +249,40 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 {
                     Log.LimiterUnavailable(_logger, pause);
                 }
-                await ReleaseAsync(item, until, item.Attempts, null, null);
+                await ReleaseAsync(item, until, item.Attempts, null, null, item.CallStartedAt);
                 return;
+        }
+
+        // Durable before the call, so that after a crash lease recovery can tell "may have reached WeCom" from "never
+        // started". Without the mark (claim lost, or the write failed) the call is not made: nothing was sent.
+        var callStartedAt = item.CallStartedAt ?? _time.GetUtcNow();
+        bool marked;
+        try
+        {
+            marked = await _store.MarkCallStartedAsync(item, callStartedAt);
+        }
+        catch (Exception ex)
+        {
+            Log.CallMarkFailed(_logger, ex, item.Id);
+            await RefundAllowancesAsync(item, limits, decision.TakenAt);
+            await ReleaseAsync(item, now + _options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
+            return;
+        }
+        if (!marked)
+        {
+            Log.ClaimLost(_logger, item.Id, "call started");
+            await RefundAllowancesAsync(item, limits, decision.TakenAt);
+            return;
         }
 
         // From here the call may reach WeCom, so it runs to completion and is recorded even during shutdown.
         OutboxSendOutcome outcome;
+        DateTimeOffset? inDoubt;
         try
         {
             outcome = await _sender.SendAsync(item, CancellationToken.None);
+            // An answer settles this call; only an unknown outcome leaves it in doubt.
+            inDoubt = outcome is OutboxSendOutcome.OutcomeUnknown ? callStartedAt : item.CallStartedAt;
         }
         catch (Exception ex)
         {
@@ -265,8 +290,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
             outcome = item.IsIdempotent
                 ? new OutboxSendOutcome.RetryLater(TimeSpan.Zero, null, $"sender threw {ex.GetType().Name}")
                 : new OutboxSendOutcome.OutcomeUnknown($"sender threw {ex.GetType().Name}");
+            inDoubt = callStartedAt;
         }
-        await RecordAsync(item, limits, decision.TakenAt, outcome);
+        await RecordAsync(item, limits, decision.TakenAt, outcome, inDoubt);
     }
 
     /// <summary>The recorded reason (before the counter's key) of an item dropped by a contact budget whose kind drops.</summary>
@@ -291,12 +317,17 @@ public sealed partial class OutboxDispatcher : BackgroundService
         && item.Kind is not OutboxKinds.PreferenceReply
         && await _preferences.IsOptedOutAsync(customer, ct);
 
-    private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset? takenAt, OutboxSendOutcome outcome)
+    /// <summary>
+    /// Records <paramref name="outcome"/>. <paramref name="inDoubt"/> is the call that may have been applied without an
+    /// answer (this one, or an earlier attempt's), if any: it turns an expiry or a give-up into unknown.
+    /// </summary>
+    private async Task RecordAsync(
+        OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset? takenAt, OutboxSendOutcome outcome, DateTimeOffset? inDoubt)
     {
         // Before the item is released: a retry claimed right after must find its allowances back.
-        if (outcome.NotApplied && takenAt is { } at)
+        if (outcome.NotApplied)
         {
-            await RefundAllowancesAsync(item, limits, at);
+            await RefundAllowancesAsync(item, limits, takenAt);
         }
         var now = _time.GetUtcNow();
         var attempts = item.Attempts + 1;
@@ -310,19 +341,22 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 await CompleteAsync(item, OutboxState.Failed, now, attempts, failed.Errcode, failed.Message);
                 break;
             case OutboxSendOutcome.RetryLater retry when attempts >= _options.MaxAttempts:
+                var gaveUp = $"gave up after {attempts} attempts: {retry.Reason}";
                 Log.GaveUp(_logger, item.Id, item.Kind, attempts, retry.Errcode);
-                await CompleteAsync(item, OutboxState.Failed, now, attempts, retry.Errcode, $"gave up after {attempts} attempts: {retry.Reason}");
+                await (inDoubt is null
+                    ? CompleteAsync(item, OutboxState.Failed, now, attempts, retry.Errcode, gaveUp)
+                    : InDoubtAsync(item, now, gaveUp, attempts, retry.Errcode));
                 break;
             case OutboxSendOutcome.RetryLater retry:
                 var backoff = _options.RetryBaseDelay * Math.Pow(2, attempts - 1);
                 var retryAt = now + (retry.After > backoff ? retry.After : backoff);
                 if (IsPast(item.Deadline, retryAt))
                 {
-                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", attempts, retry.Errcode);
+                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", attempts, retry.Errcode, inDoubt);
                 }
                 else
                 {
-                    await ReleaseAsync(item, retryAt, attempts, retry.Errcode, retry.Reason);
+                    await ReleaseAsync(item, retryAt, attempts, retry.Errcode, retry.Reason, inDoubt);
                 }
                 break;
             case OutboxSendOutcome.RateLimited limited:
@@ -330,12 +364,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 var resumeAt = now + limited.Pause;
                 if (IsPast(item.Deadline, resumeAt))
                 {
-                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", attempts, limited.Errcode);
+                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", attempts, limited.Errcode, inDoubt);
                 }
                 else
                 {
                     // WeCom refused the call before applying it, so this does not count as an attempt.
-                    await ReleaseAsync(item, resumeAt, item.Attempts, limited.Errcode, $"rate limited ({limited.Errcode})");
+                    await ReleaseAsync(item, resumeAt, item.Attempts, limited.Errcode, $"rate limited ({limited.Errcode})", inDoubt);
                 }
                 break;
             case OutboxSendOutcome.OutcomeUnknown unknown:
@@ -353,16 +387,16 @@ public sealed partial class OutboxDispatcher : BackgroundService
     /// nothing. The sliding counters keep their unit: they pace calls, WeCom saw this one, and they free within their
     /// window anyway (a 45009 pauses them besides).
     /// </summary>
-    private async Task RefundAllowancesAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt)
+    private async Task RefundAllowancesAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset? takenAt)
     {
         var allowances = limits.Where(l => l.Calendar != QuotaCalendar.None).ToList();
-        if (allowances.Count == 0)
+        if (takenAt is null || allowances.Count == 0)
         {
             return;
         }
         try
         {
-            await _limiter.RefundAsync(allowances, takenAt, CancellationToken.None);
+            await _limiter.RefundAsync(allowances, takenAt.Value, CancellationToken.None);
             Log.AllowancesRefunded(_logger, item.Id, item.Kind, allowances.Count);
         }
         catch (Exception ex)
@@ -393,10 +427,28 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     private static bool IsPast(DateTimeOffset? deadline, DateTimeOffset at) => deadline is { } d && at > d;
 
-    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, int? attempts = null, int? errcode = null)
+    /// <summary>
+    /// Expires an item, unless a call of it may have reached WeCom (<paramref name="inDoubt"/>, by default an earlier
+    /// attempt's): then it may have been applied and is unknown, never "expired before sending".
+    /// </summary>
+    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, int? attempts = null, int? errcode = null, DateTimeOffset? inDoubt = null)
     {
+        if ((inDoubt ?? item.CallStartedAt) is not null)
+        {
+            return InDoubtAsync(item, now, reason, attempts ?? item.Attempts, errcode);
+        }
         Log.Expired(_logger, item.Id, item.Kind, reason);
         return CompleteAsync(item, OutboxState.Expired, now, attempts ?? item.Attempts, errcode, reason);
+    }
+
+    /// <summary>The reason recorded for an item that ends with a call in doubt.</summary>
+    public const string CallInDoubt = "in doubt: a call may have reached WeCom without its answer being recorded";
+
+    private Task InDoubtAsync(OutboxItem item, DateTimeOffset now, string reason, int attempts, int? errcode)
+    {
+        var error = $"{CallInDoubt} ({reason})";
+        Log.OutcomeUnknown(_logger, item.Id, item.Kind, item.Target, error);
+        return CompleteAsync(item, OutboxState.Unknown, now, attempts, errcode, error);
     }
 
     // Writes after a claim are not cancellable: an item left 'sending' would be treated as possibly sent.
@@ -409,9 +461,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
     }
 
-    private async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error)
+    private async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error, DateTimeOffset? callStartedAt)
     {
-        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error))
+        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error, callStartedAt))
         {
             Log.ClaimLost(_logger, item.Id, "pending");
         }
@@ -472,5 +524,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         [LoggerMessage(18, LogLevel.Error, "Could not give back the allowances of outbox item {Id}; they stay spent for their period")]
         public static partial void RefundFailed(ILogger logger, Exception exception, long id);
+
+        [LoggerMessage(19, LogLevel.Warning, "Could not record that outbox item {Id}'s call starts; it was not sent and goes back in line")]
+        public static partial void CallMarkFailed(ILogger logger, Exception exception, long id);
     }
 }
