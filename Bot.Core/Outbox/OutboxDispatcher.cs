@@ -166,7 +166,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var now = _time.GetUtcNow();
         if (IsPast(item.Deadline, now))
         {
-            await ExpireAsync(item, now, "deadline passed before sending");
+            await ExpireAsync(item, now, "deadline passed before sending", item.CallStartedAt);
             return;
         }
         bool optedOut;
@@ -187,7 +187,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         if (optedOut)
         {
             Log.OptedOut(_logger, item.Id, item.Kind);
-            await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: CustomerOptedOut);
+            await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, item.CallStartedAt, error: CustomerOptedOut);
             return;
         }
         var limits = LimitsFor(item);
@@ -200,6 +200,29 @@ public sealed partial class OutboxDispatcher : BackgroundService
         if (unavailableUntil > now)
         {
             await ReleaseAsync(item, unavailableUntil, item.Attempts, null, null, item.CallStartedAt);
+            return;
+        }
+
+        // Durable before the call, so that after a crash lease recovery can tell "may have reached WeCom" from "never
+        // started". Written before the limiter decides, not between the decision and the call: a write there would
+        // delay calls past the instant the limiter counted them at, and WeCom would see more in a window than allowed.
+        // Without the mark (claim lost, or the write failed) nothing is called; every exit before the call puts the
+        // claim's own mark back (item.CallStartedAt), since this one then started nothing.
+        var callStartedAt = item.CallStartedAt ?? _time.GetUtcNow();
+        bool marked;
+        try
+        {
+            marked = await _store.MarkCallStartedAsync(item, callStartedAt);
+        }
+        catch (Exception ex)
+        {
+            Log.CallMarkFailed(_logger, ex, item.Id);
+            await ReleaseAsync(item, now + _options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
+            return;
+        }
+        if (!marked)
+        {
+            Log.ClaimLost(_logger, item.Id, "call started");
             return;
         }
 
@@ -225,7 +248,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 && _budget?.PolicyFor(item.Kind) == OverBudget.Drop:
                 _metrics?.QuotaWait(budgetKey.Rule);
                 Log.OverBudgetDropped(_logger, item.Id, item.Kind, budgetKey.ToString());
-                await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: $"{OverContactBudget} ({budgetKey})");
+                await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, item.CallStartedAt, error: $"{OverContactBudget} ({budgetKey})");
                 return;
             case QuotaDecisionKind.Wait:
                 // Waiting for quota is not an attempt: the item goes back with its due time moved.
@@ -233,7 +256,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 var at = _time.GetUtcNow() + decision.RetryAfter;
                 if (IsPast(item.Deadline, at))
                 {
-                    await ExpireAsync(item, _time.GetUtcNow(), $"quota {decision.BlockedBy} frees only after the deadline");
+                    await ExpireAsync(item, _time.GetUtcNow(), $"quota {decision.BlockedBy} frees only after the deadline", item.CallStartedAt);
                 }
                 else
                 {
@@ -251,28 +274,6 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 }
                 await ReleaseAsync(item, until, item.Attempts, null, null, item.CallStartedAt);
                 return;
-        }
-
-        // Durable before the call, so that after a crash lease recovery can tell "may have reached WeCom" from "never
-        // started". Without the mark (claim lost, or the write failed) the call is not made: nothing was sent.
-        var callStartedAt = item.CallStartedAt ?? _time.GetUtcNow();
-        bool marked;
-        try
-        {
-            marked = await _store.MarkCallStartedAsync(item, callStartedAt);
-        }
-        catch (Exception ex)
-        {
-            Log.CallMarkFailed(_logger, ex, item.Id);
-            await RefundAllowancesAsync(item, limits, decision.TakenAt);
-            await ReleaseAsync(item, now + _options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
-            return;
-        }
-        if (!marked)
-        {
-            Log.ClaimLost(_logger, item.Id, "call started");
-            await RefundAllowancesAsync(item, limits, decision.TakenAt);
-            return;
         }
 
         // From here the call may reach WeCom, so it runs to completion and is recorded even during shutdown.
@@ -334,25 +335,25 @@ public sealed partial class OutboxDispatcher : BackgroundService
         switch (outcome)
         {
             case OutboxSendOutcome.Sent sent:
-                await CompleteAsync(item, OutboxState.Sent, now, attempts, remoteIds: sent.RemoteIds);
+                await CompleteAsync(item, OutboxState.Sent, now, attempts, inDoubt, remoteIds: sent.RemoteIds);
                 break;
             case OutboxSendOutcome.Failed failed:
                 Log.SendFailed(_logger, item.Id, item.Kind, failed.Errcode);
-                await CompleteAsync(item, OutboxState.Failed, now, attempts, failed.Errcode, failed.Message);
+                await CompleteAsync(item, OutboxState.Failed, now, attempts, inDoubt, failed.Errcode, failed.Message);
                 break;
             case OutboxSendOutcome.RetryLater retry when attempts >= _options.MaxAttempts:
                 var gaveUp = $"gave up after {attempts} attempts: {retry.Reason}";
                 Log.GaveUp(_logger, item.Id, item.Kind, attempts, retry.Errcode);
                 await (inDoubt is null
-                    ? CompleteAsync(item, OutboxState.Failed, now, attempts, retry.Errcode, gaveUp)
-                    : InDoubtAsync(item, now, gaveUp, attempts, retry.Errcode));
+                    ? CompleteAsync(item, OutboxState.Failed, now, attempts, null, retry.Errcode, gaveUp)
+                    : InDoubtAsync(item, now, gaveUp, inDoubt, attempts, retry.Errcode));
                 break;
             case OutboxSendOutcome.RetryLater retry:
                 var backoff = _options.RetryBaseDelay * Math.Pow(2, attempts - 1);
                 var retryAt = now + (retry.After > backoff ? retry.After : backoff);
                 if (IsPast(item.Deadline, retryAt))
                 {
-                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", attempts, retry.Errcode, inDoubt);
+                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", inDoubt, attempts, retry.Errcode);
                 }
                 else
                 {
@@ -364,7 +365,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 var resumeAt = now + limited.Pause;
                 if (IsPast(item.Deadline, resumeAt))
                 {
-                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", attempts, limited.Errcode, inDoubt);
+                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", inDoubt, attempts, limited.Errcode);
                 }
                 else
                 {
@@ -374,7 +375,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 break;
             case OutboxSendOutcome.OutcomeUnknown unknown:
                 Log.OutcomeUnknown(_logger, item.Id, item.Kind, item.Target, unknown.Reason);
-                await CompleteAsync(item, OutboxState.Unknown, now, attempts, error: unknown.Reason);
+                await CompleteAsync(item, OutboxState.Unknown, now, attempts, inDoubt, error: unknown.Reason);
                 break;
             default:
                 throw new InvalidOperationException($"Unhandled outbox outcome {outcome.GetType().Name}");
@@ -428,34 +429,36 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private static bool IsPast(DateTimeOffset? deadline, DateTimeOffset at) => deadline is { } d && at > d;
 
     /// <summary>
-    /// Expires an item, unless a call of it may have reached WeCom (<paramref name="inDoubt"/>, by default an earlier
-    /// attempt's): then it may have been applied and is unknown, never "expired before sending".
+    /// Expires an item, unless a call of it may have reached WeCom without an answer (<paramref name="inDoubt"/>): then
+    /// it may have been applied and is unknown, never "expired before sending".
     /// </summary>
-    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, int? attempts = null, int? errcode = null, DateTimeOffset? inDoubt = null)
+    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, DateTimeOffset? inDoubt, int? attempts = null, int? errcode = null)
     {
-        if ((inDoubt ?? item.CallStartedAt) is not null)
+        if (inDoubt is not null)
         {
-            return InDoubtAsync(item, now, reason, attempts ?? item.Attempts, errcode);
+            return InDoubtAsync(item, now, reason, inDoubt, attempts ?? item.Attempts, errcode);
         }
         Log.Expired(_logger, item.Id, item.Kind, reason);
-        return CompleteAsync(item, OutboxState.Expired, now, attempts ?? item.Attempts, errcode, reason);
+        return CompleteAsync(item, OutboxState.Expired, now, attempts ?? item.Attempts, null, errcode, reason);
     }
 
     /// <summary>The reason recorded for an item that ends with a call in doubt.</summary>
     public const string CallInDoubt = "in doubt: a call may have reached WeCom without its answer being recorded";
 
-    private Task InDoubtAsync(OutboxItem item, DateTimeOffset now, string reason, int attempts, int? errcode)
+    private Task InDoubtAsync(OutboxItem item, DateTimeOffset now, string reason, DateTimeOffset? inDoubt, int attempts, int? errcode)
     {
         var error = $"{CallInDoubt} ({reason})";
         Log.OutcomeUnknown(_logger, item.Id, item.Kind, item.Target, error);
-        return CompleteAsync(item, OutboxState.Unknown, now, attempts, errcode, error);
+        return CompleteAsync(item, OutboxState.Unknown, now, attempts, inDoubt, errcode, error);
     }
 
     // Writes after a claim are not cancellable: an item left 'sending' would be treated as possibly sent.
+    // callStartedAt: the call still in doubt (see OutboxItem.CallStartedAt), recorded with the final state.
     private async Task CompleteAsync(
-        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, DateTimeOffset? callStartedAt,
+        int? errcode = null, string? error = null, string? remoteIds = null)
     {
-        if (!await _store.CompleteAsync(item, state, now, attempts, errcode, error, remoteIds))
+        if (!await _store.CompleteAsync(item, state, now, attempts, callStartedAt, errcode, error, remoteIds))
         {
             Log.ClaimLost(_logger, item.Id, OutboxStore.ToText(state));
         }

@@ -196,8 +196,8 @@ public sealed class OutboxStore(BotDatabase database)
         """;
 
     /// <summary>
-    /// Records, under the claim and before the HTTP call, that the item's call starts now; false when the claim was
-    /// lost, and then the call must not be made. An earlier call still in doubt keeps its time.
+    /// Records, under the claim and before the limiter's decision and the HTTP call, that the item's call may start
+    /// now; false when the claim was lost, and then nothing must be called. An earlier call still in doubt keeps its time.
     /// </summary>
     internal async Task<bool> MarkCallStartedAsync(OutboxItem item, DateTimeOffset now)
     {
@@ -209,12 +209,17 @@ public sealed class OutboxStore(BotDatabase database)
         return await database.ExecuteCombinedAsync(sql, new { Now = now.ToUnixTimeMilliseconds(), item.Id, item.ClaimToken }) == 1;
     }
 
-    /// <summary>Records a final state; false when the claim was lost (lease expired and another dispatcher took over).</summary>
+    /// <summary>
+    /// Records a final state, with the call still in doubt (<paramref name="callStartedAt"/>) if any; false when the
+    /// claim was lost (lease expired and another dispatcher took over).
+    /// </summary>
     internal async Task<bool> CompleteAsync(
-        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, DateTimeOffset? callStartedAt,
+        int? errcode = null, string? error = null, string? remoteIds = null)
     {
         const string sql = """
             UPDATE outbox SET state = @State, completed_at = @Now, claim_token = NULL, lease_until = NULL, attempts = @Attempts,
+                call_started_at = @CallStartedAt,
                 last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error), remote_ids = @RemoteIds
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
@@ -224,6 +229,7 @@ public sealed class OutboxStore(BotDatabase database)
             State = ToText(state),
             Now = now.ToUnixTimeMilliseconds(),
             Attempts = attempts,
+            CallStartedAt = callStartedAt?.ToUnixTimeMilliseconds(),
             Errcode = errcode,
             Error = Truncate(error),
             RemoteIds = Truncate(remoteIds),

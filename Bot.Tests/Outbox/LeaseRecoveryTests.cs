@@ -1,12 +1,12 @@
 using Bot.Core.Outbox;
-using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bot.Tests.Outbox;
 
 /// <summary>
 /// Lease recovery tells an item whose call may have reached WeCom (in doubt) from one that provably never started its
-/// call: the real dispatcher, killed at either point, and a second instance that takes over after the lease.
+/// call: an instance that died right after its claim, or in the middle of a call, and the real dispatcher that takes
+/// over after the lease.
 /// </summary>
 public sealed class LeaseRecoveryTests
 {
@@ -21,37 +21,25 @@ public sealed class LeaseRecoveryTests
         var welcome = await rig.Writer.EnqueueAsync(
             OutboxRig.Request(OutboxKinds.Welcome, "wmLate", WelcomeApi, deadline: time.GetUtcNow() + OutboxKinds.WelcomeDeadline), CancellationToken.None);
         var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.AppMessage, "zhangsan", AppApi), CancellationToken.None);
-        // Both items are claimed and wait in the limiter when the instance dies: neither call has started.
-        var limiter = new StuckLimiter(new TestQuotaLimiter(time));
-        var firstSender = new RecordingSender(time);
-        var first = await rig.StartDispatcherAsync(firstSender, limiter);
-        await limiter.Entered(2).WaitAsync(TimeSpan.FromSeconds(10));
-        using (var gone = new CancellationTokenSource())
-        {
-            await gone.CancelAsync();
-            await first.StopAsync(gone.Token);
-        }
+        // An instance claims both and dies before it starts either call.
+        var lease = new OutboxOptions().LeaseDuration;
+        Assert.That(await rig.Store.ClaimAsync(2, time.GetUtcNow(), time.GetUtcNow() + lease, CancellationToken.None), Has.Count.EqualTo(2));
 
         // Past the lease, and past the welcome's 20 s.
-        time.Advance(new OutboxOptions().LeaseDuration + TimeSpan.FromSeconds(1));
-        var second = rig.NewInstance();
-        var secondSender = new RecordingSender(time);
-        await rig.StartDispatcherAsync(secondSender, new TestQuotaLimiter(time), instance: second);
-        await secondSender.WhenAsync(s => s.CallCount(app.Id) == 1);
+        time.Advance(lease + TimeSpan.FromSeconds(1));
+        var sender = new RecordingSender(time);
+        await rig.StartDispatcherAsync(sender, new TestQuotaLimiter(time));
+        await sender.WhenAsync(s => s.CallCount(app.Id) == 1);
         await OutboxRig.UntilAsync(async () => (await rig.Store.GetAsync(welcome.Id, CancellationToken.None))!.State == OutboxState.Expired);
         await OutboxRig.UntilAsync(async () => (await rig.Store.GetAsync(app.Id, CancellationToken.None))!.State == OutboxState.Sent);
 
-        // The first instance wakes up late: its claims are gone, so it calls nothing.
-        limiter.Release();
-        await first.ExecuteTask!.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(10));
         var welcomeRow = (await rig.Store.GetAsync(welcome.Id, CancellationToken.None))!;
         Assert.Multiple(() =>
         {
             Assert.That(welcomeRow.LastError, Is.EqualTo("deadline passed before sending"), "its call provably never started");
             Assert.That(welcomeRow.CallStartedAt, Is.Null);
-            Assert.That(secondSender.CallCount(welcome.Id), Is.Zero);
-            Assert.That(secondSender.CallCount(app.Id), Is.EqualTo(1), "a call that never started is made once, not recorded as unknown");
-            Assert.That(firstSender.Calls, Is.Empty);
+            Assert.That(sender.CallCount(welcome.Id), Is.Zero);
+            Assert.That(sender.CallCount(app.Id), Is.EqualTo(1), "a call that never started is made once, not recorded as unknown");
         });
     }
 
@@ -93,53 +81,5 @@ public sealed class LeaseRecoveryTests
             Assert.That(row.LastError, Does.StartWith(OutboxDispatcher.CallInDoubt));
             Assert.That(row.CallStartedAt, Is.EqualTo(firstSender.Calls.Single().At), "the first call is the one in doubt");
         });
-    }
-
-    /// <summary>A limiter whose decisions hang until released (and ignore cancellation), like an instance frozen mid-decision.</summary>
-    private sealed class StuckLimiter(IQuotaLimiter inner) : IQuotaLimiter
-    {
-        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly List<(int Count, TaskCompletionSource Signal)> _waiters = [];
-        private readonly Lock _gate = new();
-        private int _entered;
-
-        public Task Entered(int count)
-        {
-            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            lock (_gate)
-            {
-                if (_entered >= count)
-                {
-                    return Task.CompletedTask;
-                }
-                _waiters.Add((count, signal));
-            }
-            return signal.Task;
-        }
-
-        public void Release() => _release.TrySetResult();
-
-        public async ValueTask<QuotaDecision> TryAcquireAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken)
-        {
-            lock (_gate)
-            {
-                _entered++;
-                foreach (var waiter in _waiters.Where(w => w.Count <= _entered).ToList())
-                {
-                    waiter.Signal.TrySetResult();
-                    _waiters.Remove(waiter);
-                }
-            }
-            await _release.Task;
-            return await inner.TryAcquireAsync(limits, CancellationToken.None);
-        }
-
-        public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken) =>
-            inner.RefundAsync(limits, takenAt, cancellationToken);
-
-        public ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken) => inner.PauseAsync(key, duration, cancellationToken);
-
-        public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken) =>
-            inner.PeekAsync(limits, cancellationToken);
     }
 }
