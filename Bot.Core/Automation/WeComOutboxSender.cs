@@ -70,12 +70,13 @@ public sealed partial class WeComOutboxSender(
                 metrics.WelcomeAnswered(SinceCallback(item), outcome, welcome.State, welcome.Guide);
             }
         }
+        var notApplied = WeComErrorCodes.NotApplied(ex.ErrCode);
         return ex.Class switch
         {
             WeComErrorClass.RateLimited => new OutboxSendOutcome.RateLimited(null, ex.RetryAfter ?? TimeSpan.FromSeconds(60), ex.ErrCode),
             WeComErrorClass.Transient or WeComErrorClass.TokenInvalid =>
-                new OutboxSendOutcome.RetryLater(ex.RetryAfter ?? TimeSpan.FromSeconds(2), ex.ErrCode, ex.ErrMsg),
-            _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: {ex.ErrMsg}"),
+                new OutboxSendOutcome.RetryLater(ex.RetryAfter ?? TimeSpan.FromSeconds(2), ex.ErrCode, ex.ErrMsg) { NotApplied = notApplied },
+            _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: {ex.ErrMsg}") { NotApplied = notApplied },
         };
     }
 

@@ -166,7 +166,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         var now = _time.GetUtcNow();
         if (IsPast(item.Deadline, now))
         {
-            await ExpireAsync(item, now, "deadline passed before sending");
+            await ExpireAsync(item, now, "deadline passed before sending", item.CallStartedAt);
             return;
         }
         bool optedOut;
@@ -181,25 +181,48 @@ public sealed partial class OutboxDispatcher : BackgroundService
             {
                 Log.PreferenceLookupFailed(_logger, ex, item.Id);
             }
-            await ReleaseAsync(item, ct.IsCancellationRequested ? now : now + _options.RetryBaseDelay, item.Attempts, null, null);
+            await ReleaseAsync(item, ct.IsCancellationRequested ? now : now + _options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
         if (optedOut)
         {
             Log.OptedOut(_logger, item.Id, item.Kind);
-            await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: CustomerOptedOut);
+            await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, item.CallStartedAt, error: CustomerOptedOut);
             return;
         }
         var limits = LimitsFor(item);
         if (ct.IsCancellationRequested)
         {
-            await ReleaseAsync(item, now, item.Attempts, null, null);
+            await ReleaseAsync(item, now, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
         var unavailableUntil = DateTimeOffset.FromUnixTimeMilliseconds(Interlocked.Read(ref _limiterUnavailableUntilMs));
         if (unavailableUntil > now)
         {
-            await ReleaseAsync(item, unavailableUntil, item.Attempts, null, null);
+            await ReleaseAsync(item, unavailableUntil, item.Attempts, null, null, item.CallStartedAt);
+            return;
+        }
+
+        // Durable before the call, so that after a crash lease recovery can tell "may have reached WeCom" from "never
+        // started". Written before the limiter decides, not between the decision and the call: a write there would
+        // delay calls past the instant the limiter counted them at, and WeCom would see more in a window than allowed.
+        // Without the mark (claim lost, or the write failed) nothing is called; every exit before the call puts the
+        // claim's own mark back (item.CallStartedAt), since this one then started nothing.
+        var callStartedAt = item.CallStartedAt ?? _time.GetUtcNow();
+        bool marked;
+        try
+        {
+            marked = await _store.MarkCallStartedAsync(item, callStartedAt);
+        }
+        catch (Exception ex)
+        {
+            Log.CallMarkFailed(_logger, ex, item.Id);
+            await ReleaseAsync(item, now + _options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
+            return;
+        }
+        if (!marked)
+        {
+            Log.ClaimLost(_logger, item.Id, "call started");
             return;
         }
 
@@ -210,7 +233,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await ReleaseAsync(item, now, item.Attempts, null, null);
+            await ReleaseAsync(item, now, item.Attempts, null, null, item.CallStartedAt);
             return;
         }
         catch (Exception ex)
@@ -225,7 +248,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 && _budget?.PolicyFor(item.Kind) == OverBudget.Drop:
                 _metrics?.QuotaWait(budgetKey.Rule);
                 Log.OverBudgetDropped(_logger, item.Id, item.Kind, budgetKey.ToString());
-                await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, error: $"{OverContactBudget} ({budgetKey})");
+                await CompleteAsync(item, OutboxState.Failed, now, item.Attempts, item.CallStartedAt, error: $"{OverContactBudget} ({budgetKey})");
                 return;
             case QuotaDecisionKind.Wait:
                 // Waiting for quota is not an attempt: the item goes back with its due time moved.
@@ -233,12 +256,12 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 var at = _time.GetUtcNow() + decision.RetryAfter;
                 if (IsPast(item.Deadline, at))
                 {
-                    await ExpireAsync(item, _time.GetUtcNow(), $"quota {decision.BlockedBy} frees only after the deadline");
+                    await ExpireAsync(item, _time.GetUtcNow(), $"quota {decision.BlockedBy} frees only after the deadline", item.CallStartedAt);
                 }
                 else
                 {
                     // An item with a deadline retries as soon as a unit frees: a slot is a guess and must not expire it.
-                    await ReleaseAsync(item, item.Deadline is null ? _waitSlots.Next(decision, limits, at) : at, item.Attempts, null, null);
+                    await ReleaseAsync(item, item.Deadline is null ? _waitSlots.Next(decision, limits, at) : at, item.Attempts, null, null, item.CallStartedAt);
                 }
                 return;
             case QuotaDecisionKind.Unavailable:
@@ -249,15 +272,18 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 {
                     Log.LimiterUnavailable(_logger, pause);
                 }
-                await ReleaseAsync(item, until, item.Attempts, null, null);
+                await ReleaseAsync(item, until, item.Attempts, null, null, item.CallStartedAt);
                 return;
         }
 
         // From here the call may reach WeCom, so it runs to completion and is recorded even during shutdown.
         OutboxSendOutcome outcome;
+        DateTimeOffset? inDoubt;
         try
         {
             outcome = await _sender.SendAsync(item, CancellationToken.None);
+            // An answer settles this call; only an unknown outcome leaves it in doubt.
+            inDoubt = outcome is OutboxSendOutcome.OutcomeUnknown ? callStartedAt : item.CallStartedAt;
         }
         catch (Exception ex)
         {
@@ -265,8 +291,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
             outcome = item.IsIdempotent
                 ? new OutboxSendOutcome.RetryLater(TimeSpan.Zero, null, $"sender threw {ex.GetType().Name}")
                 : new OutboxSendOutcome.OutcomeUnknown($"sender threw {ex.GetType().Name}");
+            inDoubt = callStartedAt;
         }
-        await RecordAsync(item, limits, outcome);
+        await RecordAsync(item, limits, decision.TakenAt, outcome, inDoubt);
     }
 
     /// <summary>The recorded reason (before the counter's key) of an item dropped by a contact budget whose kind drops.</summary>
@@ -291,33 +318,46 @@ public sealed partial class OutboxDispatcher : BackgroundService
         && item.Kind is not OutboxKinds.PreferenceReply
         && await _preferences.IsOptedOutAsync(customer, ct);
 
-    private async Task RecordAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome outcome)
+    /// <summary>
+    /// Records <paramref name="outcome"/>. <paramref name="inDoubt"/> is the call that may have been applied without an
+    /// answer (this one, or an earlier attempt's), if any: it turns an expiry or a give-up into unknown.
+    /// </summary>
+    private async Task RecordAsync(
+        OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset? takenAt, OutboxSendOutcome outcome, DateTimeOffset? inDoubt)
     {
+        // Before the item is released: a retry claimed right after must find its allowances back.
+        if (outcome.NotApplied)
+        {
+            await RefundAllowancesAsync(item, limits, takenAt);
+        }
         var now = _time.GetUtcNow();
         var attempts = item.Attempts + 1;
         switch (outcome)
         {
             case OutboxSendOutcome.Sent sent:
-                await CompleteAsync(item, OutboxState.Sent, now, attempts, remoteIds: sent.RemoteIds);
+                await CompleteAsync(item, OutboxState.Sent, now, attempts, inDoubt, remoteIds: sent.RemoteIds);
                 break;
             case OutboxSendOutcome.Failed failed:
                 Log.SendFailed(_logger, item.Id, item.Kind, failed.Errcode);
-                await CompleteAsync(item, OutboxState.Failed, now, attempts, failed.Errcode, failed.Message);
+                await CompleteAsync(item, OutboxState.Failed, now, attempts, inDoubt, failed.Errcode, failed.Message);
                 break;
             case OutboxSendOutcome.RetryLater retry when attempts >= _options.MaxAttempts:
+                var gaveUp = $"gave up after {attempts} attempts: {retry.Reason}";
                 Log.GaveUp(_logger, item.Id, item.Kind, attempts, retry.Errcode);
-                await CompleteAsync(item, OutboxState.Failed, now, attempts, retry.Errcode, $"gave up after {attempts} attempts: {retry.Reason}");
+                await (inDoubt is null
+                    ? CompleteAsync(item, OutboxState.Failed, now, attempts, null, retry.Errcode, gaveUp)
+                    : InDoubtAsync(item, now, gaveUp, inDoubt, attempts, retry.Errcode));
                 break;
             case OutboxSendOutcome.RetryLater retry:
                 var backoff = _options.RetryBaseDelay * Math.Pow(2, attempts - 1);
-                var at = now + (retry.After > backoff ? retry.After : backoff);
-                if (IsPast(item.Deadline, at))
+                var retryAt = now + (retry.After > backoff ? retry.After : backoff);
+                if (IsPast(item.Deadline, retryAt))
                 {
-                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", attempts, retry.Errcode);
+                    await ExpireAsync(item, now, $"retry after {retry.Reason} would pass the deadline", inDoubt, attempts, retry.Errcode);
                 }
                 else
                 {
-                    await ReleaseAsync(item, at, attempts, retry.Errcode, retry.Reason);
+                    await ReleaseAsync(item, retryAt, attempts, retry.Errcode, retry.Reason, inDoubt);
                 }
                 break;
             case OutboxSendOutcome.RateLimited limited:
@@ -325,20 +365,45 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 var resumeAt = now + limited.Pause;
                 if (IsPast(item.Deadline, resumeAt))
                 {
-                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", attempts, limited.Errcode);
+                    await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", inDoubt, attempts, limited.Errcode);
                 }
                 else
                 {
                     // WeCom refused the call before applying it, so this does not count as an attempt.
-                    await ReleaseAsync(item, resumeAt, item.Attempts, limited.Errcode, $"rate limited ({limited.Errcode})");
+                    await ReleaseAsync(item, resumeAt, item.Attempts, limited.Errcode, $"rate limited ({limited.Errcode})", inDoubt);
                 }
                 break;
             case OutboxSendOutcome.OutcomeUnknown unknown:
                 Log.OutcomeUnknown(_logger, item.Id, item.Kind, item.Target, unknown.Reason);
-                await CompleteAsync(item, OutboxState.Unknown, now, attempts, error: unknown.Reason);
+                await CompleteAsync(item, OutboxState.Unknown, now, attempts, inDoubt, error: unknown.Reason);
                 break;
             default:
                 throw new InvalidOperationException($"Unhandled outbox outcome {outcome.GetType().Name}");
+        }
+    }
+
+    /// <summary>
+    /// Gives back what a call WeCom did not apply spent of the recipient's allowances: the calendar counters (receiving
+    /// rule, sender cap, contact budget), or the recipient would be held to the next day, week or month having received
+    /// nothing. The sliding counters keep their unit: they pace calls, WeCom saw this one, and they free within their
+    /// window anyway (a 45009 pauses them besides).
+    /// </summary>
+    private async Task RefundAllowancesAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset? takenAt)
+    {
+        var allowances = limits.Where(l => l.Calendar != QuotaCalendar.None).ToList();
+        if (takenAt is null || allowances.Count == 0)
+        {
+            return;
+        }
+        try
+        {
+            await _limiter.RefundAsync(allowances, takenAt.Value, CancellationToken.None);
+            Log.AllowancesRefunded(_logger, item.Id, item.Kind, allowances.Count);
+        }
+        catch (Exception ex)
+        {
+            // The allowances stay spent: the recipient waits for the next period, which sends less, never more.
+            Log.RefundFailed(_logger, ex, item.Id);
         }
     }
 
@@ -363,25 +428,45 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
     private static bool IsPast(DateTimeOffset? deadline, DateTimeOffset at) => deadline is { } d && at > d;
 
-    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, int? attempts = null, int? errcode = null)
+    /// <summary>
+    /// Expires an item, unless a call of it may have reached WeCom without an answer (<paramref name="inDoubt"/>): then
+    /// it may have been applied and is unknown, never "expired before sending".
+    /// </summary>
+    private Task ExpireAsync(OutboxItem item, DateTimeOffset now, string reason, DateTimeOffset? inDoubt, int? attempts = null, int? errcode = null)
     {
+        if (inDoubt is not null)
+        {
+            return InDoubtAsync(item, now, reason, inDoubt, attempts ?? item.Attempts, errcode);
+        }
         Log.Expired(_logger, item.Id, item.Kind, reason);
-        return CompleteAsync(item, OutboxState.Expired, now, attempts ?? item.Attempts, errcode, reason);
+        return CompleteAsync(item, OutboxState.Expired, now, attempts ?? item.Attempts, null, errcode, reason);
+    }
+
+    /// <summary>The reason recorded for an item that ends with a call in doubt.</summary>
+    public const string CallInDoubt = "in doubt: a call may have reached WeCom without its answer being recorded";
+
+    private Task InDoubtAsync(OutboxItem item, DateTimeOffset now, string reason, DateTimeOffset? inDoubt, int attempts, int? errcode)
+    {
+        var error = $"{CallInDoubt} ({reason})";
+        Log.OutcomeUnknown(_logger, item.Id, item.Kind, item.Target, error);
+        return CompleteAsync(item, OutboxState.Unknown, now, attempts, inDoubt, errcode, error);
     }
 
     // Writes after a claim are not cancellable: an item left 'sending' would be treated as possibly sent.
+    // callStartedAt: the call still in doubt (see OutboxItem.CallStartedAt), recorded with the final state.
     private async Task CompleteAsync(
-        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, DateTimeOffset? callStartedAt,
+        int? errcode = null, string? error = null, string? remoteIds = null)
     {
-        if (!await _store.CompleteAsync(item, state, now, attempts, errcode, error, remoteIds))
+        if (!await _store.CompleteAsync(item, state, now, attempts, callStartedAt, errcode, error, remoteIds))
         {
             Log.ClaimLost(_logger, item.Id, OutboxStore.ToText(state));
         }
     }
 
-    private async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error)
+    private async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error, DateTimeOffset? callStartedAt)
     {
-        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error))
+        if (!await _store.ReleaseAsync(item, at, attempts, errcode, error, callStartedAt))
         {
             Log.ClaimLost(_logger, item.Id, "pending");
         }
@@ -436,5 +521,14 @@ public sealed partial class OutboxDispatcher : BackgroundService
 
         [LoggerMessage(15, LogLevel.Information, "Outbox item {Id} ({Kind}) dropped: contact budget {Key} is spent for this week")]
         public static partial void OverBudgetDropped(ILogger logger, long id, string kind, string key);
+
+        [LoggerMessage(17, LogLevel.Information, "Outbox item {Id} ({Kind}) was not applied by WeCom; {Count} allowances it reserved are given back")]
+        public static partial void AllowancesRefunded(ILogger logger, long id, string kind, int count);
+
+        [LoggerMessage(18, LogLevel.Error, "Could not give back the allowances of outbox item {Id}; they stay spent for their period")]
+        public static partial void RefundFailed(ILogger logger, Exception exception, long id);
+
+        [LoggerMessage(19, LogLevel.Warning, "Could not record that outbox item {Id}'s call starts; it was not sent and goes back in line")]
+        public static partial void CallMarkFailed(ILogger logger, Exception exception, long id);
     }
 }

@@ -144,6 +144,13 @@ public sealed record OutboxItem
     public long? BroadcastId { get; init; }
     public required OutboxProvenance Provenance { get; init; }
 
+    /// <summary>
+    /// When a call of this item was handed to WeCom with no answer recorded since (its dispatcher died in between). Such
+    /// an item may have been applied: it is never expired "before sending" nor failed, it ends unknown unless a later
+    /// call settles it.
+    /// </summary>
+    public DateTimeOffset? CallStartedAt { get; init; }
+
     /// <summary>The claim that owns this item while it is sending; completions are fenced on it.</summary>
     internal string? ClaimToken { get; init; }
 }

@@ -18,7 +18,7 @@ public sealed class OutboxStore(BotDatabase database)
         deadline AS Deadline, created_at AS CreatedAt, next_attempt_at AS NextAttemptAt, attempts AS Attempts,
         claim_token AS ClaimToken, last_errcode AS LastErrcode, last_error AS LastError, remote_ids AS RemoteIds,
         completed_at AS CompletedAt, broadcast_id AS BroadcastId, callback_id AS CallbackId, rule_name AS RuleName,
-        rule_file AS RuleFile, rule_line AS RuleLine, rule_set_version AS RuleSetVersion
+        rule_file AS RuleFile, rule_line AS RuleLine, rule_set_version AS RuleSetVersion, call_started_at AS CallStartedAt
         """;
 
     internal const string InsertColumns = """
@@ -39,7 +39,7 @@ public sealed class OutboxStore(BotDatabase database)
         inserted.claim_token AS ClaimToken, inserted.last_errcode AS LastErrcode, inserted.last_error AS LastError,
         inserted.remote_ids AS RemoteIds, inserted.completed_at AS CompletedAt, inserted.broadcast_id AS BroadcastId,
         inserted.callback_id AS CallbackId, inserted.rule_name AS RuleName, inserted.rule_file AS RuleFile,
-        inserted.rule_line AS RuleLine, inserted.rule_set_version AS RuleSetVersion
+        inserted.rule_line AS RuleLine, inserted.rule_set_version AS RuleSetVersion, inserted.call_started_at AS CallStartedAt
         """;
 
 
@@ -155,24 +155,28 @@ public sealed class OutboxStore(BotDatabase database)
     }
 
     /// <summary>
-    /// Handles items whose sender vanished mid-send (lease expired while 'sending'): an idempotent item goes back to
-    /// pending (counting an attempt); any other may have been applied, so it becomes unknown and is returned.
+    /// Handles items whose dispatcher vanished (lease expired while 'sending'). One whose call started (see
+    /// <see cref="MarkCallStartedAsync"/>) may have been applied: it becomes unknown and is returned, unless it is
+    /// idempotent and may still go (deadline not passed, attempts left), and then it goes again keeping its mark. One
+    /// whose call never started goes back to pending, whatever its kind. Going back counts an attempt.
     /// </summary>
     internal async Task<IReadOnlyList<OutboxItem>> RecoverExpiredLeasesAsync(DateTimeOffset now, int maxAttempts, CancellationToken ct)
     {
         const string sqliteUnknown = $"""
             UPDATE outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
-                last_error = 'lease expired while sending; the call may have been applied'
-            WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 0
+                last_error = '{LeaseExpiredInDoubt}'
+            WHERE {ExpiredInDoubt}
             RETURNING {Columns}
             """;
-        const string requeue = """
+        // After the statement above: what is left never started its call, or may safely call again.
+        const string requeue = $"""
             UPDATE outbox SET
                 state = CASE WHEN attempts + 1 >= @MaxAttempts THEN 'failed' ELSE 'pending' END,
                 completed_at = CASE WHEN attempts + 1 >= @MaxAttempts THEN @Now ELSE NULL END,
                 attempts = attempts + 1, next_attempt_at = @Now, claim_token = NULL, lease_until = NULL,
-                last_error = 'lease expired while sending'
-            WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 1
+                last_error = CASE WHEN call_started_at IS NULL THEN 'lease expired before its call started'
+                    ELSE '{LeaseExpiredInDoubt}; sent again (idempotent)' END
+            WHERE state = 'sending' AND lease_until <= @Now
             """;
         var parameters = new { Now = now.ToUnixTimeMilliseconds(), MaxAttempts = maxAttempts };
         using var turn = await database.WriteTurnAsync(ct);
@@ -183,12 +187,39 @@ public sealed class OutboxStore(BotDatabase database)
         return unknown.Select(ToItem).ToList();
     }
 
-    /// <summary>Records a final state; false when the claim was lost (lease expired and another dispatcher took over).</summary>
+    internal const string LeaseExpiredInDoubt = "lease expired after its call started; it may have been applied";
+
+    // An expired claim whose call started is in doubt; only an idempotent item with time and attempts left may go again.
+    internal const string ExpiredInDoubt = """
+        state = 'sending' AND lease_until <= @Now AND call_started_at IS NOT NULL
+            AND (is_idempotent = 0 OR deadline < @Now OR attempts + 1 >= @MaxAttempts)
+        """;
+
+    /// <summary>
+    /// Records, under the claim and before the limiter's decision and the HTTP call, that the item's call may start
+    /// now; false when the claim was lost, and then nothing must be called. An earlier call still in doubt keeps its time.
+    /// </summary>
+    internal async Task<bool> MarkCallStartedAsync(OutboxItem item, DateTimeOffset now)
+    {
+        const string sql = """
+            UPDATE outbox SET call_started_at = COALESCE(call_started_at, @Now)
+            WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
+            """;
+        // Not cancellable, like the outcome writes: the call waits for it and nothing else.
+        return await database.ExecuteCombinedAsync(sql, new { Now = now.ToUnixTimeMilliseconds(), item.Id, item.ClaimToken }) == 1;
+    }
+
+    /// <summary>
+    /// Records a final state, with the call still in doubt (<paramref name="callStartedAt"/>) if any; false when the
+    /// claim was lost (lease expired and another dispatcher took over).
+    /// </summary>
     internal async Task<bool> CompleteAsync(
-        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, int? errcode = null, string? error = null, string? remoteIds = null)
+        OutboxItem item, OutboxState state, DateTimeOffset now, int attempts, DateTimeOffset? callStartedAt,
+        int? errcode = null, string? error = null, string? remoteIds = null)
     {
         const string sql = """
             UPDATE outbox SET state = @State, completed_at = @Now, claim_token = NULL, lease_until = NULL, attempts = @Attempts,
+                call_started_at = @CallStartedAt,
                 last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error), remote_ids = @RemoteIds
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
@@ -198,6 +229,7 @@ public sealed class OutboxStore(BotDatabase database)
             State = ToText(state),
             Now = now.ToUnixTimeMilliseconds(),
             Attempts = attempts,
+            CallStartedAt = callStartedAt?.ToUnixTimeMilliseconds(),
             Errcode = errcode,
             Error = Truncate(error),
             RemoteIds = Truncate(remoteIds),
@@ -206,19 +238,25 @@ public sealed class OutboxStore(BotDatabase database)
         }) == 1;
     }
 
-    /// <summary>Gives the item back to pending, due at <paramref name="nextAttemptAt"/>; false when the claim was lost.</summary>
+    /// <summary>
+    /// Gives the item back to pending, due at <paramref name="nextAttemptAt"/>; false when the claim was lost.
+    /// <paramref name="callStartedAt"/> is the call still in doubt, if any: the claim's own (<see cref="OutboxItem.CallStartedAt"/>)
+    /// when this attempt made no call or WeCom answered it, this attempt's when its call went unanswered.
+    /// </summary>
     internal async Task<bool> ReleaseAsync(
-        OutboxItem item, DateTimeOffset nextAttemptAt, int attempts, int? errcode = null, string? error = null)
+        OutboxItem item, DateTimeOffset nextAttemptAt, int attempts, int? errcode, string? error, DateTimeOffset? callStartedAt)
     {
         const string sql = """
             UPDATE outbox SET state = 'pending', next_attempt_at = @NextAttemptAt, attempts = @Attempts, claim_token = NULL,
-                lease_until = NULL, last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error)
+                lease_until = NULL, call_started_at = @CallStartedAt,
+                last_errcode = COALESCE(@Errcode, last_errcode), last_error = COALESCE(@Error, last_error)
             WHERE id = @Id AND claim_token = @ClaimToken AND state = 'sending'
             """;
         return await database.ExecuteCombinedAsync(sql, new
         {
             NextAttemptAt = nextAttemptAt.ToUnixTimeMilliseconds(),
             Attempts = attempts,
+            CallStartedAt = callStartedAt?.ToUnixTimeMilliseconds(),
             Errcode = errcode,
             Error = Truncate(error),
             item.Id,
@@ -330,6 +368,7 @@ public sealed class OutboxStore(BotDatabase database)
         CompletedAt = FromMs(row.CompletedAt),
         BroadcastId = row.BroadcastId,
         Provenance = new OutboxProvenance(row.CallbackId, row.RuleName, row.RuleFile, (int?)row.RuleLine, row.RuleSetVersion),
+        CallStartedAt = FromMs(row.CallStartedAt),
     };
 
     private sealed class OutboxRow
@@ -359,6 +398,7 @@ public sealed class OutboxStore(BotDatabase database)
         public string? RuleFile { get; init; }
         public long? RuleLine { get; init; }
         public string? RuleSetVersion { get; init; }
+        public long? CallStartedAt { get; init; }
     }
 }
 
@@ -385,9 +425,9 @@ internal static class OutboxSqlServerStatements
 
     public const string RecoverUnknown = $"""
         UPDATE dbo.outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
-            last_error = 'lease expired while sending; the call may have been applied'
+            last_error = '{OutboxStore.LeaseExpiredInDoubt}'
         OUTPUT {OutboxStore.InsertedColumns}
-        WHERE state = 'sending' AND lease_until <= @Now AND is_idempotent = 0;
+        WHERE {OutboxStore.ExpiredInDoubt};
         """;
 
     public const string ListByState = $"SELECT TOP (@Limit) {OutboxStore.Columns} FROM dbo.outbox WHERE state = @State ORDER BY id DESC;";

@@ -58,7 +58,14 @@ public readonly record struct QuotaDecision(QuotaDecisionKind Kind, TimeSpan Ret
 {
     public bool IsAllowed => Kind == QuotaDecisionKind.Allowed;
 
+    /// <summary>For an allowed decision that took units, the instant it counted them at: what a refund names.</summary>
+    public DateTimeOffset? TakenAt { get; init; }
+
+    /// <summary>Allowed without taking anything (no limits).</summary>
     public static QuotaDecision Allow() => new(QuotaDecisionKind.Allowed, TimeSpan.Zero);
+
+    /// <summary>Allowed, one unit taken from every counter at <paramref name="takenAt"/>.</summary>
+    public static QuotaDecision Allow(DateTimeOffset takenAt) => new(QuotaDecisionKind.Allowed, TimeSpan.Zero) { TakenAt = takenAt };
 }
 
 /// <summary>
@@ -78,6 +85,14 @@ public readonly record struct QuotaUsage(QuotaKey Key, long Used, int Limit, Tim
 public interface IQuotaLimiter
 {
     ValueTask<QuotaDecision> TryAcquireAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives back the unit each of <paramref name="limits"/> gave the decision allowed at <paramref name="takenAt"/>
+    /// (<see cref="QuotaDecision.TakenAt"/>), for a call refused before WeCom applied it. A counter whose window or
+    /// period has since moved past that unit is left alone: the unit no longer counts there. Best effort: while the
+    /// shared limiter cannot be reached the units stay taken, which errs on the side of sending less.
+    /// </summary>
+    ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken);
 
     /// <summary>Blocks a counter for everyone until <paramref name="duration"/> has passed (WeCom answered 45009 or 45033).</summary>
     ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken);

@@ -62,6 +62,29 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
         }
     }
 
+    public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        cancellationToken.ThrowIfCancellationRequested();
+        var at = takenAt.ToUnixTimeMilliseconds();
+        foreach (var limit in limits)
+        {
+            Validate(limit);
+            // A missing or retired counter was idle: the unit has already left its window or period.
+            if (_counters.TryGetValue(limit.Key, out var counter))
+            {
+                lock (counter)
+                {
+                    if (!counter.Retired)
+                    {
+                        counter.Refund(limit, at, _clock);
+                    }
+                }
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(limits);
@@ -109,7 +132,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
                     return new QuotaDecision(QuotaDecisionKind.Wait, TimeSpan.FromMilliseconds(wait), limit.Key);
                 }
                 counter.Take();
-                return QuotaDecision.Allow();
+                return QuotaDecision.Allow(DateTimeOffset.FromUnixTimeMilliseconds(now));
             }
         }
     }
@@ -192,7 +215,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
         {
             counters[i].Take();
         }
-        return QuotaDecision.Allow();
+        return QuotaDecision.Allow(DateTimeOffset.FromUnixTimeMilliseconds(now));
     }
 
     private Counter CounterFor(QuotaKey key) =>
@@ -317,6 +340,33 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
             if (_ring is not null)
             {
                 _ring[Slot(_head)]++;
+            }
+        }
+
+        /// <summary>
+        /// Gives back one unit taken at <paramref name="takenAt"/> if it still counts: its period is the current one,
+        /// or its bucket is still in the ring. A unit that has aged out is gone already.
+        /// </summary>
+        public void Refund(QuotaLimit limit, long takenAt, QuotaCalendarClock clock)
+        {
+            if (limit.Calendar != QuotaCalendar.None)
+            {
+                if (_ring is null && _calendar == limit.Calendar && _sum > 0 && clock.PeriodOf(limit.Calendar, takenAt).StartMs == _periodStart)
+                {
+                    _sum--;
+                }
+                return;
+            }
+            var index = takenAt / SlidingWindow.BucketMs(limit.Window);
+            if (_ring is null || _bucketMs != SlidingWindow.BucketMs(limit.Window) || index > _head || index < _head - SlidingWindow.Buckets)
+            {
+                return;
+            }
+            ref var slot = ref _ring[Slot(index)];
+            if (slot > 0)
+            {
+                slot--;
+                _sum--;
             }
         }
 

@@ -118,10 +118,31 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
         return out
         """;
 
+    // Same KEYS and ARGV as AcquireSource, with ARGV[1] the instant the units were taken, so each limit's bucket or
+    // period is the one that unit went to. Takes one unit back from each counter where it still counts; a bucket field
+    // or period that has moved on is left alone, and a count never goes below zero.
+    internal const string RefundSource = """
+        for i = 1, #KEYS / 2 do
+          local base = 2 + (i - 1) * 4
+          local key = KEYS[2 * i - 1]
+          local a = tonumber(ARGV[base + 2])
+          if ARGV[base] == 's' then
+            local field = math.floor(tonumber(ARGV[1]) / a)
+            local n = tonumber(redis.call('HGET', key, field) or 0)
+            if n > 1 then redis.call('HINCRBY', key, field, -1) elseif n == 1 then redis.call('HDEL', key, field) end
+          else
+            local state = redis.call('HMGET', key, 'p', 'n')
+            if tonumber(state[1]) == a and (tonumber(state[2]) or 0) > 0 then redis.call('HINCRBY', key, 'n', -1) end
+          end
+        end
+        return 0
+        """;
+
     // Prepared once; SE.Redis sends EVALSHA and reloads the script by itself after a NOSCRIPT (e.g. a restarted Redis).
     internal static readonly LuaScript AcquireScript = LuaScript.Prepare(AcquireSource);
     private static readonly LuaScript PauseScript = LuaScript.Prepare(PauseSource);
     private static readonly LuaScript PeekScript = LuaScript.Prepare(PeekSource);
+    private static readonly LuaScript RefundScript = LuaScript.Prepare(RefundSource);
 
     private static readonly RedisValue Sliding = "s";
     private static readonly RedisValue Calendar = "c";
@@ -185,10 +206,38 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
         var reply = (RedisResult[])result!;
         if ((long)reply[0] == 1)
         {
-            return QuotaDecision.Allow();
+            return QuotaDecision.Allow(DateTimeOffset.FromUnixTimeMilliseconds(now));
         }
         var blockedBy = limits[(int)(long)reply[2] - 1].Key;
         return new QuotaDecision(QuotaDecisionKind.Wait, TimeSpan.FromMilliseconds((long)reply[1]), blockedBy);
+    }
+
+    public async ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (limits.Count == 0)
+        {
+            return;
+        }
+        var (keys, args) = ScriptArguments(limits, takenAt.ToUnixTimeMilliseconds());
+        if (!_redis.IsConnected)
+        {
+            Unavailable("no connection to Redis");
+            Log.RefundLost(_logger, limits.Count, null);
+            return;
+        }
+        try
+        {
+            await _redis.GetDatabase().ScriptEvaluateAsync(RefundScript.ExecutableScript, keys, args).WaitAsync(cancellationToken);
+            MarkHealthy();
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // The units stay taken: the recipients wait for their next period, which sends less, never more.
+            Unavailable(ex.Message);
+            Log.RefundLost(_logger, limits.Count, ex);
+        }
     }
 
     public async ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken)
@@ -318,5 +367,8 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
 
         [LoggerMessage(3, LogLevel.Warning, "Pause of quota {Rule}:{Subject} was not stored; Redis is unavailable")]
         public static partial void PauseLost(ILogger logger, string rule, string subject, Exception? exception);
+
+        [LoggerMessage(4, LogLevel.Warning, "Refund of {Count} quota units was not stored; Redis is unavailable")]
+        public static partial void RefundLost(ILogger logger, int count, Exception? exception);
     }
 }

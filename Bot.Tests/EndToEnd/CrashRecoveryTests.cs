@@ -2,11 +2,16 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Bot.Core.Outbox;
 using Bot.Core.WeCom.Callbacks;
 using Bot.Tests.Fixtures;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
+using Microsoft.Extensions.Time.Testing;
 using WireMock.Server;
 
 namespace Bot.Tests.EndToEnd;
@@ -96,6 +101,66 @@ public sealed class CrashRecoveryTests
             }
         }
     }
+
+    [Test]
+    public async Task A_welcome_whose_host_died_after_WeCom_answered_is_unknown_after_the_restart_not_expired_before_sending()
+    {
+        // The second life runs in-process on this app's database and rules; the first is a real process killed mid-call.
+        using var bot = new BotApp(editRules: rules => FakeWeCom.RemoveWelcomeTimeWindow(rules));
+        FakeWeCom.StubAll(bot.WeCom, answerWelcomes: false);
+        HostProcess? first = null;
+        var calls = 0;
+        var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bot.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/send_welcome_msg").UsingPost())
+            .RespondWith(Response.Create().WithCallback(_ =>
+            {
+                // WeCom applies the welcome and answers errcode 0, but the host dies before it can record that.
+                if (Interlocked.Increment(ref calls) == 1)
+                {
+                    first!.Kill();
+                    killed.TrySetResult();
+                }
+                return new WireMock.ResponseMessage
+                {
+                    StatusCode = 200,
+                    BodyData = new WireMock.Util.BodyData
+                    {
+                        BodyAsString = """{"errcode":0,"errmsg":"ok"}""",
+                        DetectedBodyType = WireMock.Types.BodyType.String,
+                    },
+                };
+            }));
+        var port = FreePort();
+        using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
+        using (first = await HostProcess.StartAsync(port, bot.WeCom.Url!, bot.DatabasePath, bot.RulesPath, http))
+        {
+            var crypto = new CallbackCrypto(BotApp.Token, BotApp.EncodingAesKey, BotApp.CorpId);
+            using var response = await http.SendAsync(Signed(crypto, BotApp.ContactAdded("wmAnswered", "WELCOME-ANSWERED")));
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            await killed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        Assert.That(await FakeWeCom.ScalarAsync(bot.DatabasePath, "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome' AND state = 'sending'"), Is.EqualTo(1),
+            "the outcome was never written");
+
+        // The host comes back after the claim's lease and the welcome code's 20 s have both run out.
+        using var second = Outbox.CampaignPreflightTests.OnClock(bot, new FakeTimeProvider(DateTimeOffset.UtcNow + TimeSpan.FromMinutes(1)));
+        using var admin = Outbox.CampaignPreflightTests.AdminClient(second);
+        await FakeWeCom.WaitForDatabaseAsync(bot.DatabasePath,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome' AND state NOT IN ('pending', 'sending')", n => n == 1);
+
+        var unknown = await admin.GetFromJsonAsync<List<OutboxItem>>("/admin/outbox/unknown", Json);
+        var expired = await admin.GetFromJsonAsync<List<OutboxItem>>("/admin/outbox/expired", Json);
+        var welcome = unknown!.SingleOrDefault(i => i.Kind == OutboxKinds.Welcome);
+        Assert.Multiple(() =>
+        {
+            Assert.That(expired!.Where(i => i.Kind == OutboxKinds.Welcome).Select(i => i.LastError), Is.Empty, "a welcome WeCom may have applied is not expired");
+            Assert.That(welcome, Is.Not.Null, "the welcome is in doubt: unknown");
+            Assert.That(welcome?.LastError, Does.Contain("may have been applied").And.Not.Contain("before sending"));
+            Assert.That(calls, Is.EqualTo(1), "the dead welcome code is not sent again");
+        });
+    }
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
     private static HttpRequestMessage Signed(CallbackCrypto crypto, string plaintext)
     {

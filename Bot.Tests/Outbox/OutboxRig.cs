@@ -247,8 +247,28 @@ internal sealed class TestQuotaLimiter(TimeProvider time, Func<QuotaLimit, Quota
             {
                 Used(limit.Key).Enqueue(now);
             }
-            return ValueTask.FromResult(QuotaDecision.Allow());
+            return ValueTask.FromResult(QuotaDecision.Allow(now));
         }
+    }
+
+    public ConcurrentQueue<(QuotaKey Key, DateTimeOffset TakenAt)> Refunds { get; } = new();
+
+    public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            foreach (var limit in limits)
+            {
+                var used = Used(limit.Key);
+                var kept = used.ToList();
+                if (kept.Remove(takenAt))
+                {
+                    _used[limit.Key] = new Queue<DateTimeOffset>(kept);
+                }
+                Refunds.Enqueue((limit.Key, takenAt));
+            }
+        }
+        return ValueTask.CompletedTask;
     }
 
     public ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken)

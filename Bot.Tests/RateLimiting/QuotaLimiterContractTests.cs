@@ -262,6 +262,65 @@ public abstract class QuotaLimiterContractTests
         Assert.That(usage.Remaining, Is.EqualTo(10));
     }
 
+    [Test]
+    public async Task A_refund_gives_back_the_unit_of_every_counter_the_decision_took()
+    {
+        var limiter = CreateLimiter();
+        // A broadcast's counters: its API's pace, the receiving rule, the sender cap and the weekly contact budget.
+        QuotaLimit[] limits =
+        [
+            new QuotaLimit(NewKey("api"), 1, TimeSpan.FromMinutes(1)),
+            QuotaLimit.PerCalendar(NewKey("receiving"), 1, QuotaCalendar.Day) with { IsReceivingRule = true },
+            QuotaLimit.PerCalendar(NewKey("sender"), 1, QuotaCalendar.Day),
+            QuotaLimit.PerCalendar(NewKey("budget"), 1, QuotaCalendar.Week),
+        ];
+        var taken = await limiter.TryAcquireAsync(limits, CancellationToken.None);
+        Assert.That(taken.TakenAt, Is.EqualTo(Time.GetUtcNow()));
+        Time.Advance(TimeSpan.FromSeconds(5));
+        Assert.That((await limiter.TryAcquireAsync(limits, CancellationToken.None)).Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+
+        await limiter.RefundAsync(limits, taken.TakenAt!.Value, CancellationToken.None);
+
+        Assert.That((await limiter.PeekAsync(limits, CancellationToken.None))!.Select(u => (u.Used, u.RetryAfter)), Is.All.EqualTo((0L, TimeSpan.Zero)));
+        Assert.That((await limiter.TryAcquireAsync(limits, CancellationToken.None)).IsAllowed, "every counter has its unit again");
+    }
+
+    [Test]
+    public async Task A_refund_never_takes_a_count_below_zero_nor_frees_more_than_it_took()
+    {
+        var limiter = CreateLimiter();
+        QuotaLimit[] limits = [new QuotaLimit(NewKey("api"), 2, TimeSpan.FromMinutes(1)), QuotaLimit.PerCalendar(NewKey("day"), 2, QuotaCalendar.Day)];
+        var taken = await limiter.TryAcquireAsync(limits, CancellationToken.None);
+
+        await limiter.RefundAsync(limits, taken.TakenAt!.Value, CancellationToken.None);
+        await limiter.RefundAsync(limits, taken.TakenAt!.Value, CancellationToken.None);
+
+        Assert.That((await limiter.PeekAsync(limits, CancellationToken.None))!.Select(u => u.Used), Is.All.EqualTo(0L));
+        Assert.That((await limiter.TryAcquireAsync(limits, CancellationToken.None)).IsAllowed);
+        Assert.That((await limiter.TryAcquireAsync(limits, CancellationToken.None)).IsAllowed);
+        Assert.That((await limiter.TryAcquireAsync(limits, CancellationToken.None)).Kind, Is.EqualTo(QuotaDecisionKind.Wait), "still two a day");
+    }
+
+    [Test]
+    public async Task A_refund_of_a_unit_whose_period_or_window_has_passed_leaves_the_new_count_alone()
+    {
+        var limiter = CreateLimiter();
+        var day = QuotaLimit.PerCalendar(NewKey("day"), 1, QuotaCalendar.Day);
+        var minute = new QuotaLimit(NewKey("minute"), 1, TimeSpan.FromMinutes(1));
+        Time.SetUtcNow(new DateTimeOffset(2026, 11, 24, 15, 59, 0, TimeSpan.Zero)); // 23:59 in Shanghai
+        var yesterday = await limiter.TryAcquireAsync([day, minute], CancellationToken.None);
+        Time.Advance(TimeSpan.FromMinutes(2)); // the next day, and past the minute and its one-second bucket
+        var today = await limiter.TryAcquireAsync([day, minute], CancellationToken.None);
+        Assert.That(today.IsAllowed);
+
+        await limiter.RefundAsync([day, minute], yesterday.TakenAt!.Value, CancellationToken.None);
+
+        Assert.That((await limiter.PeekAsync([day, minute], CancellationToken.None))!.Select(u => u.Used), Is.EqualTo(new[] { 1L, 1L }),
+            "today's units stay taken");
+        Assert.That((await limiter.TryAcquireAsync([day], CancellationToken.None)).Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+        Assert.That((await limiter.TryAcquireAsync([minute], CancellationToken.None)).Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+    }
+
     protected static ValueTask<QuotaDecision> AcquireAsync(IQuotaLimiter limiter, QuotaLimit limit) =>
         limiter.TryAcquireAsync([limit], CancellationToken.None);
 }

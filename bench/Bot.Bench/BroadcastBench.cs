@@ -135,6 +135,9 @@ public static class BroadcastBench
 
         public ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
+        // The bench's WeCom never refuses a send, so nothing is refunded.
+        public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
         // The dispatcher never peeks; pre-flight runs against the real limiters.
         public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken) =>
             throw new NotSupportedException();

@@ -79,6 +79,14 @@ public static class WeComErrorCodes
         _ => WeComErrorClass.Permanent,
     };
 
+    /// <summary>
+    /// Whether a call that failed with <paramref name="errCode"/> was certainly not applied: WeCom refused it (a positive
+    /// errcode is a check that failed before anything was done: a limit, a parameter, a permission) or it never reached
+    /// WeCom (a failed connection, an open circuit, an HTTP 4xx). Not -1, which WeCom may answer after applying the call,
+    /// nor a timeout or an HTTP 5xx, whose outcome is unknown.
+    /// </summary>
+    public static bool NotApplied(int errCode) => errCode > Ok || errCode is ConnectionFailed or CircuitOpen or HttpRejected;
+
     /// <summary>How long to hold back after a rate-limit answer: WeCom's minute-limit penalty blocks the API for 60 s.</summary>
     internal static TimeSpan? RetryAfter(int errCode) => errCode switch
     {

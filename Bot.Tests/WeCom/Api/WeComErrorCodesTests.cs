@@ -23,6 +23,22 @@ public sealed class WeComErrorCodesTests
     public void Error_codes_are_classified_as_FACTS_section_7_advises(int errCode, WeComErrorClass expected) =>
         Assert.That(WeComErrorCodes.Classify(errCode), Is.EqualTo(expected));
 
+    // Answered refusals and calls that never left are not applied; -1, a 5xx or not-JSON reply and a timeout may have been.
+    [TestCase(WeComErrorCodes.FrequencyLimited, true)]
+    [TestCase(WeComErrorCodes.ConcurrencyLimited, true)]
+    [TestCase(WeComErrorCodes.InvalidExternalUserId, true)]
+    [TestCase(WeComErrorCodes.CustomerAlreadyChatting, true)]
+    [TestCase(WeComErrorCodes.AccessTokenExpired, true)]
+    [TestCase(WeComErrorCodes.ConnectionFailed, true)]
+    [TestCase(WeComErrorCodes.CircuitOpen, true)]
+    [TestCase(WeComErrorCodes.HttpRejected, true)]
+    [TestCase(WeComErrorCodes.Ok, false)]
+    [TestCase(WeComErrorCodes.SystemBusy, false)]
+    [TestCase(WeComErrorCodes.HttpFailure, false)]
+    [TestCase(WeComErrorCodes.Timeout, false)]
+    public void Only_a_refusal_or_a_call_that_never_left_is_known_not_applied(int errCode, bool notApplied) =>
+        Assert.That(WeComErrorCodes.NotApplied(errCode), Is.EqualTo(notApplied));
+
     [Test]
     public void Frequency_limit_holds_the_api_back_for_the_minute_penalty()
     {
