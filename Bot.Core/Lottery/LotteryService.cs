@@ -365,6 +365,10 @@ public sealed partial class LotteryService
         return results;
     }
 
+    /// <summary>Display names of these customers as the announcement shows them; an id missing from the answer has none known.</summary>
+    internal async Task<IReadOnlyDictionary<string, string>> NamesAsync(IReadOnlyCollection<string> externalUserIds, CancellationToken ct) =>
+        externalUserIds.Count == 0 ? new Dictionary<string, string>() : await _names(externalUserIds, ct);
+
     internal Task MarkAnnouncedAsync(string lottery, CancellationToken ct) =>
         _store.MarkAnnouncedAsync(lottery, _time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
 
