@@ -6,7 +6,8 @@ namespace Bot.Core.Lottery;
 
 /// <summary>
 /// Opens and draws lotteries on time. At start-up it draws anything overdue (marked late), then sleeps until the next
-/// opening or draw, the poll interval (other instances may have stored lotteries), or a local definition sync.
+/// opening or draw, the poll interval (other instances may have stored lotteries), or a local definition sync,
+/// whichever comes first.
 /// Every finished draw goes to the registered <c>Func&lt;LotteryDrawResult, CancellationToken, Task&gt;</c>.
 /// </summary>
 internal sealed partial class LotteryDrawWorker(
@@ -22,28 +23,7 @@ internal sealed partial class LotteryDrawWorker(
         {
             // Taken before the pass, so a sync that lands during the pass still wakes the next sleep.
             var changed = service.Changed;
-            try
-            {
-                await RunOnceAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                Log.PassFailed(logger, ex);
-            }
-
-            var delay = options.CurrentValue.PollInterval;
-            try
-            {
-                if (await service.NextDueAsync(stoppingToken) is { } next && next - time.GetUtcNow() < delay)
-                {
-                    delay = next - time.GetUtcNow();
-                }
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                Log.PassFailed(logger, ex);
-            }
-
+            var delay = await PassAsync(stoppingToken);
             if (delay > TimeSpan.Zero)
             {
                 using var sleep = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -63,10 +43,47 @@ internal sealed partial class LotteryDrawWorker(
         }
     }
 
-    internal async Task RunOnceAsync(CancellationToken ct)
+    /// <summary>
+    /// One pass, and how long to sleep after it: until the next opening or draw, at most the poll interval, zero when
+    /// that moment has already come. What is due and what comes next are both decided against one clock reading:
+    /// with a reading each, a pass a moment before a draw time found it not yet due, the clock passed that time before
+    /// the plan was made, the draw was neither due nor ahead, and it waited a whole poll interval.
+    /// </summary>
+    private async Task<TimeSpan> PassAsync(CancellationToken ct)
     {
-        await service.CommitOpenedAsync(ct);
-        foreach (var result in await service.DrawDueAsync(ct))
+        var asOf = time.GetUtcNow();
+        try
+        {
+            await RunOnceAsync(asOf, ct);
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            Log.PassFailed(logger, ex);
+        }
+
+        var poll = options.CurrentValue.PollInterval;
+        try
+        {
+            // A lottery the pass could not handle (it failed) is not ahead of asOf, so it is retried at the poll interval.
+            if (await service.NextDueAsync(asOf, ct) is { } next)
+            {
+                var untilNext = next - time.GetUtcNow();
+                return untilNext < poll ? untilNext : poll;
+            }
+        }
+        catch (Exception ex) when (!ct.IsCancellationRequested)
+        {
+            Log.PassFailed(logger, ex);
+        }
+        return poll;
+    }
+
+    internal Task RunOnceAsync(CancellationToken ct) => RunOnceAsync(time.GetUtcNow(), ct);
+
+    private async Task RunOnceAsync(DateTimeOffset asOf, CancellationToken ct)
+    {
+        await service.CommitOpenedAsync(asOf, ct);
+        foreach (var result in await service.DrawDueAsync(asOf, ct))
         {
             await AnnounceAsync(result, ct);
         }

@@ -242,10 +242,9 @@ public sealed partial class LotteryService
         return new LotteryAnnouncementPlan(row.Name, row.State, DateTimeOffset.FromUnixTimeMilliseconds(row.DrawsUnixMs), chats);
     }
 
-    /// <summary>Opens (commits a seed for) every stored lottery whose opening time has come.</summary>
-    internal async Task CommitOpenedAsync(CancellationToken ct)
+    /// <summary>Opens (commits a seed for) every stored lottery whose opening time has come by <paramref name="now"/>.</summary>
+    internal async Task CommitOpenedAsync(DateTimeOffset now, CancellationToken ct)
     {
-        var now = _time.GetUtcNow();
         foreach (var row in await _store.ListAsync(ct))
         {
             if (row.State == LotteryState.Pending && row.OpensUnixMs <= now.ToUnixTimeMilliseconds())
@@ -275,17 +274,23 @@ public sealed partial class LotteryService
     /// Draws every lottery whose draw time has passed and returns the draws this instance made (another instance's
     /// draw, or one already made, is not returned). A draw well after its time is marked late.
     /// </summary>
-    internal async Task<IReadOnlyList<LotteryDrawResult>> DrawDueAsync(CancellationToken cancellationToken)
+    internal Task<IReadOnlyList<LotteryDrawResult>> DrawDueAsync(CancellationToken cancellationToken) =>
+        DrawDueAsync(_time.GetUtcNow(), cancellationToken);
+
+    /// <summary>
+    /// Draws every lottery due by <paramref name="asOf"/>: the worker decides what is due and when it wakes next from
+    /// one clock reading. Each draw records the time it is made.
+    /// </summary>
+    internal async Task<IReadOnlyList<LotteryDrawResult>> DrawDueAsync(DateTimeOffset asOf, CancellationToken cancellationToken)
     {
         var results = new List<LotteryDrawResult>();
         foreach (var row in await _store.ListAsync(cancellationToken))
         {
-            var now = _time.GetUtcNow();
-            if (row.State == LotteryState.Drawn || row.DrawsUnixMs > now.ToUnixTimeMilliseconds())
+            if (row.State == LotteryState.Drawn || row.DrawsUnixMs > asOf.ToUnixTimeMilliseconds())
             {
                 continue;
             }
-            if (await DrawAsync(row, now, cancellationToken) is { } result)
+            if (await DrawAsync(row, _time.GetUtcNow(), cancellationToken) is { } result)
             {
                 results.Add(result);
             }
@@ -360,13 +365,20 @@ public sealed partial class LotteryService
         return results;
     }
 
+    /// <summary>Display names of these customers as the announcement shows them; an id missing from the answer has none known.</summary>
+    internal async Task<IReadOnlyDictionary<string, string>> NamesAsync(IReadOnlyCollection<string> externalUserIds, CancellationToken ct) =>
+        externalUserIds.Count == 0 ? new Dictionary<string, string>() : await _names(externalUserIds, ct);
+
     internal Task MarkAnnouncedAsync(string lottery, CancellationToken ct) =>
         _store.MarkAnnouncedAsync(lottery, _time.GetUtcNow().ToUnixTimeMilliseconds(), ct);
 
-    /// <summary>The earliest future moment a stored lottery opens or draws, or null when none is waiting.</summary>
-    internal async Task<DateTimeOffset?> NextDueAsync(CancellationToken ct)
+    /// <summary>
+    /// The earliest moment after <paramref name="asOf"/> a stored lottery opens or draws, or null when none is waiting.
+    /// Compared in the same milliseconds as the due checks, so every time is either due by asOf or after it.
+    /// </summary>
+    internal async Task<DateTimeOffset?> NextDueAsync(DateTimeOffset asOf, CancellationToken ct)
     {
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var nowMs = asOf.ToUnixTimeMilliseconds();
         long? next = null;
         foreach (var row in await _store.ListAsync(ct))
         {

@@ -42,7 +42,13 @@ internal static class StatusPage
         foreach (var lottery in rules.Current.Lotteries)
         {
             var audit = await lotteries.GetAuditAsync(lottery.Source.Name, ct);
-            var winners = audit?.Winners is { Count: > 0 } w ? string.Join(", ", w.Select(x => $"{x.Prize}: {x.ExternalUserId}")) : "not drawn yet";
+            // The state says whether it was drawn: a draw nobody entered has an empty winner list, not a missing one.
+            var winners = audit switch
+            {
+                { Winners: { Count: > 0 } w } => string.Join(", ", w.Select(x => $"{x.Prize}: {x.ExternalUserId}")),
+                { Winners: not null } => "drawn, no winners",
+                _ => "not drawn yet",
+            };
             html.Append($"<tr><td>{E(lottery.Source.Name)}</td><td><code>{E(audit?.Commitment ?? "not open yet")}</code></td><td>{audit?.EntryCount ?? 0}</td><td>{E(winners)}</td></tr>");
         }
         var tally = metrics.Tally();

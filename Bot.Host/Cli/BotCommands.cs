@@ -70,7 +70,7 @@ public static class BotCommands
             case ["preflight", "--lottery", var lottery]:
                 return await PreflightCampaignAsync(p => p.CheckLotteryAsync(lottery, CancellationToken.None), PrintLottery, $"no lottery named '{lottery}'", output, error, time);
             case ["lottery", "verify", var name]:
-                return await VerifyLotteryAsync(name);
+                return await VerifyLotteryAsync(name, output);
             case ["sample-callback", .. var rest]:
                 return SampleCallback(rest.Length > 0 ? rest[0] : "http://localhost:5000", Console.Out);
             case ["healthcheck", var url]:
@@ -353,13 +353,13 @@ public static class BotCommands
             + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "no group has entries, or none would be reached in this period"));
     }
 
-    private static async Task<int> VerifyLotteryAsync(string name)
+    private static async Task<int> VerifyLotteryAsync(string name, TextWriter output)
     {
         var builder = CommandHostBuilder();
         builder.AddLottery();
         using var host = builder.Build();
         await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);
-        return await host.Services.GetRequiredService<LotteryCommands>().VerifyAsync(name, Console.Out, CancellationToken.None);
+        return await host.Services.GetRequiredService<LotteryCommands>().VerifyAsync(name, output, CancellationToken.None);
     }
 
     private static int SampleCallback(string baseUrl, TextWriter output)

@@ -176,8 +176,123 @@ public sealed class LotteryVerifyCommandTests
     }
 
     [Test]
+    public async Task The_report_shows_each_recomputed_winner_by_name_beside_the_published_one()
+    {
+        await _host.DisposeAsync();
+        // The same stored draw, read by an instance that knows some of the entrants' names.
+        _host = await LotteryTestHost.CreateAsync(_db.File, new FakeTimeProvider(LotteryServiceTests.Coffee().Draws),
+            names: Enumerable.Range(0, 8).Where(i => i % 2 == 0).ToDictionary(i => $"wm-{i}", i => $"顾客{i}"));
+        var audit = (await _host.Service.GetAuditAsync("weekend-coffee", CancellationToken.None))!;
+
+        var (exit, output) = await VerifyAsync();
+
+        Assert.That(exit, Is.Zero, output);
+        var lines = output.Split('\n', StringSplitOptions.TrimEntries);
+        for (var i = 0; i < audit.Winners!.Count; i++)
+        {
+            var id = audit.Winners[i].ExternalUserId;
+            var shown = int.Parse(id[3..], System.Globalization.CultureInfo.InvariantCulture) % 2 == 0 ? $"顾客{id[3..]} ({id})" : id;
+            Assert.That(lines, Has.One.EqualTo($"winner {i + 1}  {audit.Winners[i].Prize}  recomputed {shown}  published {shown}  same"), output);
+        }
+    }
+
+    [Test]
     public async Task An_undrawn_or_unknown_lottery_does_not_check_out()
     {
         Assert.That(await _host.Commands.VerifyAsync("no-such-lottery", TextWriter.Null, CancellationToken.None), Is.EqualTo(1));
+    }
+}
+
+/// <summary>`lottery verify NAME` run as the operator runs it: the CLI verb, its database from the process environment.</summary>
+[NonParallelizable]
+public sealed class LotteryVerifyCliTests
+{
+    private TempDatabase _db = null!;
+    private LotteryTestHost _host = null!;
+
+    [SetUp]
+    public async Task DrawALottery()
+    {
+        _db = new TempDatabase();
+        var time = new FakeTimeProvider(LotteryServiceTests.Coffee().Opens.AddHours(1));
+        _host = await LotteryTestHost.CreateAsync(_db.File, time);
+        await _host.Service.SyncDefinitionsAsync([LotteryServiceTests.Coffee(latte: 1, voucher: 2)], CancellationToken.None);
+        foreach (var id in new[] { "wm-ann", "wm-bo", "wm-cy", "wm-di" })
+        {
+            await _host.Service.EnterAsync("weekend-coffee", id, "chat-1", ["生命周期/新客"], "http", CancellationToken.None);
+        }
+        time.SetUtcNow(LotteryServiceTests.Coffee().Draws);
+        Assert.That(await _host.Service.DrawDueAsync(CancellationToken.None), Has.Count.EqualTo(1));
+    }
+
+    [TearDown]
+    public async Task Dispose()
+    {
+        await _host.DisposeAsync();
+        _db.Dispose();
+    }
+
+    private async Task<(int? Exit, string[] Lines, string Output)> RunAsync()
+    {
+        var previous = Environment.GetEnvironmentVariable("ConnectionStrings__Bot");
+        Environment.SetEnvironmentVariable("ConnectionStrings__Bot", $"Data Source={_db.File}");
+        using var output = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        int? exit;
+        try
+        {
+            exit = await Bot.Web.Cli.BotCommands.TryRunAsync(["lottery", "verify", "weekend-coffee"], output, TextWriter.Null, TimeProvider.System);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("ConnectionStrings__Bot", previous);
+        }
+        var text = output.ToString();
+        return (exit, text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), text);
+    }
+
+    [Test]
+    public async Task A_draw_that_checks_out_prints_commitment_seed_entry_list_hash_and_each_winner_recomputed_beside_the_published_one()
+    {
+        var audit = (await _host.Service.GetAuditAsync("weekend-coffee", CancellationToken.None))!;
+        // Recomputed here from the published data alone, as a customer would.
+        var seedHash = Convert.ToHexStringLower(SHA256.HashData(Convert.FromHexString(audit.Seed!)));
+        var listHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', audit.Entries!.Order(StringComparer.Ordinal)))));
+
+        var (exit, lines, output) = await RunAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(exit, Is.Zero, output);
+            Assert.That(lines[0], Does.StartWith("lottery 'weekend-coffee' checks out"));
+            // The lottery opened at 10:00, but this host first saw it at 11:00 and made the commitment public then.
+            Assert.That(lines, Has.One.EqualTo($"commitment    {audit.Commitment}  made public 2026-11-28 11:00:00 +08:00"), output);
+            Assert.That(lines, Has.One.EqualTo($"seed          {audit.Seed}  revealed at the draw, 2026-11-28 20:00:00 +08:00 (on time)"), output);
+            Assert.That(lines, Has.One.EqualTo($"seed SHA-256  {seedHash}  same as the commitment"), output);
+            Assert.That(lines, Has.One.EqualTo($"entry list    4 entries, SHA-256 {listHash}  same as the hash published at the draw"), output);
+            Assert.That(audit.Winners, Has.Count.EqualTo(3));
+            for (var i = 0; i < audit.Winners!.Count; i++)
+            {
+                var w = audit.Winners[i];
+                Assert.That(lines, Has.One.EqualTo($"winner {i + 1}  {w.Prize}  recomputed {w.ExternalUserId}  published {w.ExternalUserId}  same"), output);
+            }
+        });
+    }
+
+    [Test]
+    public async Task A_swapped_winner_is_shown_beside_the_one_the_seed_gives_and_fails_with_exit_code_1()
+    {
+        var audit = (await _host.Service.GetAuditAsync("weekend-coffee", CancellationToken.None))!;
+        await using (var connection = await _host.OpenRawAsync())
+        {
+            Assert.That(await connection.ExecuteAsync("UPDATE lottery_winner SET external_user_id = 'wm-friend-of-the-owner' WHERE rank = 2"), Is.EqualTo(1));
+        }
+
+        var (exit, lines, output) = await RunAsync();
+
+        Assert.That(exit, Is.EqualTo(1));
+        Assert.That(lines[0], Does.StartWith("lottery 'weekend-coffee' does NOT check out: winner 2 should be"));
+        var (first, second) = (audit.Winners![0], audit.Winners[1]);
+        Assert.That(lines, Has.One.EqualTo($"winner 1  {first.Prize}  recomputed {first.ExternalUserId}  published {first.ExternalUserId}  same"), output);
+        Assert.That(lines, Has.One.EqualTo($"winner 2  {second.Prize}  recomputed {second.ExternalUserId}  published wm-friend-of-the-owner  DIFFERENT"), output);
     }
 }
