@@ -24,10 +24,13 @@ public static class AdminEndpoints
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
+    /// <summary>Path under which every route needs the admin key.</summary>
+    public const string Prefix = "/admin";
+
+    public static WebApplication MapAdmin(this WebApplication app)
     {
-        var admin = app.MapGroup("/admin");
-        ((IEndpointConventionBuilder)admin).Add(AdminKeyFilter.Guard);
+        AdminKeyFilter.Guard(app);
+        var admin = app.MapGroup(Prefix);
         admin.MapGet("/", StatusPage.RenderAsync).WithMetadata(AdminKeyFilter.KeyInQueryAllowed.Instance);
         admin.MapGet("/status", GetStatusAsync);
         admin.MapGet("/rules", GetRules);

@@ -26,17 +26,27 @@ internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> optio
     }
 
     /// <summary>
-    /// Puts the key check in front of <paramref name="endpoint"/>'s whole request delegate. An endpoint filter would run
-    /// only after parameter binding, so a caller without a key could still get 400 for a malformed body.
+    /// Runs the key check as middleware on every request under <c>/admin</c>, after routing has picked the endpoint (so
+    /// <see cref="KeyInQueryAllowed"/> is visible) but before the endpoint runs. Neither an endpoint filter nor a wrapped
+    /// request delegate is early enough: binding answers 400 for a malformed body, and routing itself answers 415 for a
+    /// non-JSON content type through an endpoint of its own, so a caller without a key would learn which routes take
+    /// a body.
     /// </summary>
-    public static void Guard(EndpointBuilder endpoint)
-    {
-        var inner = endpoint.RequestDelegate ?? throw new InvalidOperationException($"{endpoint.DisplayName} has no request delegate");
-        endpoint.RequestDelegate = http => http.RequestServices.GetRequiredService<AdminKeyFilter>().InvokeAsync(http, inner);
-    }
+    public static void Guard(IApplicationBuilder app) =>
+        app.UseWhen(
+            static http => http.Request.Path.StartsWithSegments(AdminEndpoints.Prefix, StringComparison.OrdinalIgnoreCase),
+            static admin => admin.Use(static (http, next) => http.RequestServices.GetRequiredService<AdminKeyFilter>().InvokeAsync(http, next)));
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
+        // Set before anything is written, so refusals carry them too. The pages hold customer data and the key may
+        // come in the query: nothing is cached, no Referer leaves, no other site may frame them, no sniffing.
+        var headers = http.Response.Headers;
+        headers.CacheControl = "no-store";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.ContentSecurityPolicy = "frame-ancestors 'none'";
+        headers.XContentTypeOptions = "nosniff";
+
         var configured = options.CurrentValue;
         if (!configured.Enabled)
         {

@@ -46,6 +46,36 @@ public sealed class AdminAuthTests
     }
 
     [Test]
+    public async Task A_request_without_a_key_is_refused_with_401_whatever_its_content_type()
+    {
+        using var app = new BotApp();
+        // A non-JSON body must not reach content negotiation or binding first: that would answer 415 and tell an
+        // unauthenticated caller which routes take a body.
+        var plain = await SendToEveryAdminRouteAsync(app, r => r.Content = r.Content is null ? null : new StringContent("x", Encoding.UTF8, "text/plain"));
+        var form = await SendToEveryAdminRouteAsync(app, r => r.Content = r.Content is null ? null : new FormUrlEncodedContent([new("a", "b")]));
+
+        Assert.That(plain.Concat(form).Where(r => r.Status != HttpStatusCode.Unauthorized), Is.Empty, "routes that did not answer 401");
+    }
+
+    [Test]
+    public async Task Every_admin_answer_carries_the_security_headers_whether_refused_or_served()
+    {
+        using var app = new BotApp();
+        using var withoutKey = new BotApp(settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = "" });
+        var refused = await SendToEveryAdminRouteAsync(app, _ => { }, keepHeaders: true);
+        var served = await SendToEveryAdminRouteAsync(app, r => r.Headers.Add("X-Admin-Key", BotApp.AdminKey), keepHeaders: true);
+        var disabled = await SendToEveryAdminRouteAsync(withoutKey, _ => { }, keepHeaders: true);
+
+        var lacking = refused.Concat(served).Concat(disabled).Where(a =>
+            a.Headers!.Value("Cache-Control") != "no-store"
+            || a.Headers.Value("Referrer-Policy") != "no-referrer"
+            || a.Headers.Value("Content-Security-Policy") != "frame-ancestors 'none'"
+            || a.Headers.Value("X-Content-Type-Options") != "nosniff").Select(a => $"{a.Route} {(int)a.Status}");
+        Assert.That(lacking, Is.Empty, "answers without no-store, no-referrer, frame-ancestors 'none' and nosniff");
+        Assert.That(served.Single(r => r.Route == "GET /admin/").Status, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
     public async Task With_no_key_configured_every_admin_route_is_absent_rather_than_open()
     {
         using var app = new BotApp(settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = "" });
@@ -98,7 +128,16 @@ public sealed class AdminAuthTests
 
     private sealed record AdminRoute(string Method, string Pattern, string Path);
 
-    private sealed record Answer(string Route, HttpStatusCode Status);
+    private sealed record Answer(string Route, HttpStatusCode Status, AnswerHeaders? Headers = null);
+
+    /// <summary>Response and content headers of one answer, by name, each joined the way it came over the wire.</summary>
+    private sealed class AnswerHeaders(HttpResponseMessage response)
+    {
+        private readonly Dictionary<string, string> _values = response.Headers.Concat(response.Content.Headers)
+            .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
+
+        public string? Value(string name) => _values.GetValueOrDefault(name);
+    }
 
     private static List<AdminRoute> AdminRoutes(BotApp app)
     {
@@ -141,7 +180,7 @@ public sealed class AdminAuthTests
         return path.Length == 0 ? "/" : path.ToString();
     }
 
-    private static async Task<List<Answer>> SendToEveryAdminRouteAsync(BotApp app, Action<HttpRequestMessage> prepare)
+    private static async Task<List<Answer>> SendToEveryAdminRouteAsync(BotApp app, Action<HttpRequestMessage> prepare, bool keepHeaders = false)
     {
         using var client = app.CreateClient();
         var answers = new List<Answer>();
@@ -155,7 +194,7 @@ public sealed class AdminAuthTests
             }
             prepare(request);
             using var response = await client.SendAsync(request);
-            answers.Add(new Answer($"{route.Method} {route.Pattern}", response.StatusCode));
+            answers.Add(new Answer($"{route.Method} {route.Pattern}", response.StatusCode, keepHeaders ? new AnswerHeaders(response) : null));
         }
         Assert.That(answers, Has.Count.GreaterThanOrEqualTo(10), "the endpoint table lists the admin routes");
         return answers;
