@@ -28,6 +28,7 @@ public static class AdminEndpoints
     {
         var admin = app.MapGroup("/admin");
         ((IEndpointConventionBuilder)admin).Add(AdminKeyFilter.Guard);
+        ((IEndpointConventionBuilder)admin).Finally(AdminKeyFilter.CheckContentTypeAfterKey);
         admin.MapGet("/", StatusPage.RenderAsync).WithMetadata(AdminKeyFilter.KeyInQueryAllowed.Instance);
         admin.MapGet("/status", GetStatusAsync);
         admin.MapGet("/rules", GetRules);

@@ -35,8 +35,25 @@ internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> optio
         endpoint.RequestDelegate = http => http.RequestServices.GetRequiredService<AdminKeyFilter>().InvokeAsync(http, inner);
     }
 
+    /// <summary>
+    /// Takes the accepted content types off <paramref name="endpoint"/>. Routing would otherwise answer 415 for a
+    /// non-JSON body before <see cref="Guard"/> runs, telling a caller without a key which routes take a body; the
+    /// handler's own binding still answers 415 once the key has been checked.
+    /// </summary>
+    public static void CheckContentTypeAfterKey(EndpointBuilder endpoint)
+    {
+        for (var i = endpoint.Metadata.Count - 1; i >= 0; i--)
+        {
+            if (endpoint.Metadata[i] is Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata)
+            {
+                endpoint.Metadata.RemoveAt(i);
+            }
+        }
+    }
+
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
+        AddSecurityHeaders(http.Response.Headers);
         var configured = options.CurrentValue;
         if (!configured.Enabled)
         {
@@ -52,6 +69,20 @@ internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> optio
             return;
         }
         await next(http);
+    }
+
+    /// <summary>
+    /// On every admin answer, refusals included. Answers hold customer data and the status page may carry the key in
+    /// its URL: no cache keeps them, no referrer leaks the URL, no other site frames the page, and no browser guesses
+    /// a JSON body to be HTML. The page itself needs nothing but its inline style.
+    /// </summary>
+    private static void AddSecurityHeaders(IHeaderDictionary headers)
+    {
+        headers.CacheControl = "no-store";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
     }
 
     private static string? PresentedKey(HttpContext http)

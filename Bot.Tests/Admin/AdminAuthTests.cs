@@ -70,6 +70,66 @@ public sealed class AdminAuthTests
         Assert.That(answers.Single(r => r.Route == "GET /admin/").Status, Is.EqualTo(HttpStatusCode.OK));
     }
 
+    [TestCase("text/plain")]
+    [TestCase("application/x-www-form-urlencoded")]
+    [TestCase("application/xml")]
+    public async Task Every_admin_route_refuses_a_request_without_a_key_whatever_the_content_type_of_its_body(string contentType)
+    {
+        using var app = new BotApp();
+        var refusals = await SendToEveryAdminRouteAsync(app, r =>
+        {
+            if (r.Content is not null)
+            {
+                r.Content = new StringContent("name=x", Encoding.UTF8, contentType);
+            }
+        });
+
+        // The key is checked before the body is looked at: a caller without one learns nothing about the route.
+        Assert.That(refusals.Where(r => r.Status != HttpStatusCode.Unauthorized), Is.Empty, "routes that did not answer 401");
+    }
+
+    [Test]
+    public async Task With_the_key_a_body_that_is_not_json_is_still_refused_as_an_unsupported_media_type()
+    {
+        using var app = new BotApp();
+        var answers = await SendToEveryAdminRouteAsync(app, r =>
+        {
+            r.Headers.Add("X-Admin-Key", BotApp.AdminKey);
+            if (r.Content is not null)
+            {
+                r.Content = new StringContent("name=x", Encoding.UTF8, "text/plain");
+            }
+        });
+
+        Assert.That(answers.Where(a => a.Route.StartsWith("POST ", StringComparison.Ordinal) && !a.Route.EndsWith("/replay", StringComparison.Ordinal)).Select(a => a.Status),
+            Is.Not.Empty.And.All.EqualTo(HttpStatusCode.UnsupportedMediaType));
+    }
+
+    [Test]
+    public async Task Every_admin_answer_forbids_caching_framing_content_sniffing_and_referrers()
+    {
+        using var app = new BotApp();
+        using var disabled = new BotApp(settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = "" });
+        var answers = (await SendToEveryAdminRouteAsync(app, r => r.Headers.Add("X-Admin-Key", BotApp.AdminKey)))
+            .Concat(await SendToEveryAdminRouteAsync(app, _ => { }))
+            .Concat(await SendToEveryAdminRouteAsync(app, r => r.RequestUri = WithQueryKey(r.RequestUri!, BotApp.AdminKey)))
+            .Concat(await SendToEveryAdminRouteAsync(disabled, _ => { }))
+            .ToList();
+
+        Assert.That(answers.Select(a => a.Status).Distinct(), Does.Contain(HttpStatusCode.OK).And.Contain(HttpStatusCode.Unauthorized).And.Contain(HttpStatusCode.NotFound));
+        Assert.Multiple(() =>
+        {
+            foreach (var answer in answers)
+            {
+                var where = $"{answer.Route} ({(int)answer.Status})";
+                Assert.That(answer.Header("Cache-Control"), Does.Contain("no-store"), where);
+                Assert.That(answer.Header("Referrer-Policy"), Is.EqualTo("no-referrer"), where);
+                Assert.That(answer.Header("X-Content-Type-Options"), Is.EqualTo("nosniff"), where);
+                Assert.That(answer.Header("Content-Security-Policy"), Does.Contain("frame-ancestors 'none'"), where);
+            }
+        });
+    }
+
     [Test]
     public async Task The_admin_routes_probed_include_every_kind_of_admin_operation()
     {
@@ -98,7 +158,12 @@ public sealed class AdminAuthTests
 
     private sealed record AdminRoute(string Method, string Pattern, string Path);
 
-    private sealed record Answer(string Route, HttpStatusCode Status);
+    private sealed record Answer(string Route, HttpStatusCode Status, IReadOnlyDictionary<string, string> Headers)
+    {
+        public string Header(string name) => Headers.TryGetValue(name, out var value) ? value : "(absent)";
+
+        public override string ToString() => $"{Route} {(int)Status}";
+    }
 
     private static List<AdminRoute> AdminRoutes(BotApp app)
     {
@@ -155,7 +220,9 @@ public sealed class AdminAuthTests
             }
             prepare(request);
             using var response = await client.SendAsync(request);
-            answers.Add(new Answer($"{route.Method} {route.Pattern}", response.StatusCode));
+            var headers = response.Headers.Concat(response.Content.Headers)
+                .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
+            answers.Add(new Answer($"{route.Method} {route.Pattern}", response.StatusCode, headers));
         }
         Assert.That(answers, Has.Count.GreaterThanOrEqualTo(10), "the endpoint table lists the admin routes");
         return answers;
