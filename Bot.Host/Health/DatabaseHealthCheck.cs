@@ -37,7 +37,8 @@ internal sealed class DatabaseHealthCheck(BotDatabase database, SchemaState sche
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            return HealthCheckResult.Unhealthy($"{database.Provider} not writable: {ex.GetType().Name}: {ex.Message}");
+            // The type only: /readyz is public, and a driver's message may name servers or paths.
+            return HealthCheckResult.Unhealthy($"{database.Provider} not writable: {ex.GetType().Name}");
         }
     }
 

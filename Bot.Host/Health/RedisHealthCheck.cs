@@ -23,15 +23,9 @@ internal sealed class RedisHealthCheck(IOptions<RedisOptions> options, IOptions<
         var timeout = health.Value.CheckTimeout;
         try
         {
-            // The first resolution connects synchronously (up to connectTimeout when Redis is down), so off this thread.
-            var redis = await Task.Run(() => services.GetRequiredService<IConnectionMultiplexer>(), cancellationToken).WaitAsync(timeout, time, cancellationToken);
-            if (!redis.IsConnected)
-            {
-                // A ping would wait in the reconnect backlog for the whole timeout to learn the same thing.
-                return HealthCheckResult.Degraded($"Redis unreachable: {Paused}");
-            }
-            var latency = await redis.GetDatabase().PingAsync().WaitAsync(timeout, time, cancellationToken);
-            return HealthCheckResult.Healthy($"Redis ping {latency.TotalMilliseconds:0.0} ms");
+            // Off this thread as a whole: the first resolution of the multiplexer connects synchronously (up to
+            // connectTimeout while Redis is down), and the answer must come within one timeout.
+            return await Task.Run(CheckRedisAsync, cancellationToken).WaitAsync(timeout, time, cancellationToken);
         }
         catch (TimeoutException)
         {
@@ -41,5 +35,17 @@ internal sealed class RedisHealthCheck(IOptions<RedisOptions> options, IOptions<
         {
             return HealthCheckResult.Degraded($"Redis unreachable ({ex.GetType().Name}): {Paused}");
         }
+    }
+
+    private async Task<HealthCheckResult> CheckRedisAsync()
+    {
+        var redis = services.GetRequiredService<IConnectionMultiplexer>();
+        if (!redis.IsConnected)
+        {
+            // A ping would wait in the reconnect backlog for the whole timeout to learn the same thing.
+            return HealthCheckResult.Degraded($"Redis unreachable: {Paused}");
+        }
+        var latency = await redis.GetDatabase().PingAsync();
+        return HealthCheckResult.Healthy($"Redis ping {latency.TotalMilliseconds:0.0} ms");
     }
 }
