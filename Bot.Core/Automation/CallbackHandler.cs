@@ -114,6 +114,16 @@ internal sealed partial class CallbackHandler(
         };
     }
 
+    /// <summary>
+    /// A contact-add's welcome_code is usable for 20 s after the callback (FACTS §5.2), so its handling must not sit
+    /// behind the lease of an instance that died. Kinds as <see cref="CallbackParser"/> names them: event/change type.
+    /// </summary>
+    public IReadOnlyDictionary<string, TimeSpan> Deadlines { get; } = new Dictionary<string, TimeSpan>
+    {
+        [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.Add}"] = OutboxKinds.WelcomeDeadline,
+        [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.AddHalf}"] = OutboxKinds.WelcomeDeadline,
+    };
+
     private static ParsedCallback Parse(InboxItem item) =>
         item.Kind.StartsWith("robot/", StringComparison.Ordinal)
             ? RobotCallbackParser.Parse(item.Body, item.ReceivedAt)

@@ -36,6 +36,9 @@ public abstract record InboxAppendResult
 /// <param name="Attempts">How many earlier handling attempts failed.</param>
 public sealed record InboxItem(long Id, string DedupeKey, string Kind, DateTimeOffset ReceivedAt, string Body, int Attempts);
 
+/// <summary>A callback a worker has leased, and until when the lease holds it.</summary>
+internal sealed record ClaimedItem(InboxItem Item, DateTimeOffset LeaseUntil);
+
 public enum InboxState
 {
     Pending,
@@ -73,4 +76,11 @@ public interface IInboxHandler
     /// handles every callback in turn.
     /// </summary>
     string OrderingKey(InboxItem item) => "";
+
+    /// <summary>
+    /// Kinds of callback whose work is worthless some time after it was received (a contact-add's welcome_code lives
+    /// 20 s), with that time. The worker holds such a callback for at most a quarter of it, so that when the instance
+    /// handling it dies, another takes it over while it is still worth doing.
+    /// </summary>
+    IReadOnlyDictionary<string, TimeSpan> Deadlines => System.Collections.Immutable.ImmutableDictionary<string, TimeSpan>.Empty;
 }

@@ -28,8 +28,20 @@ public sealed class InboxOptions : IValidatableObject
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 8;
 
+    /// <summary>
+    /// How long a claimed callback is held before another worker may take it. Callbacks whose handler declares a
+    /// deadline (<see cref="IInboxHandler.Deadlines"/>) are held for at most a quarter of it.
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// This instance's name in the leases it takes, the same across its restarts and unique among the instances
+    /// running on one database; empty means the host name (a VM, a container restarted in place, a pod). A process
+    /// starting under a name takes back at once what an earlier process of that name held when it died.
+    /// </summary>
+    [RegularExpression("^[A-Za-z0-9._-]{0,64}$", ErrorMessage = "InstanceId takes up to 64 letters, digits, '.', '_' or '-'.")]
+    public string InstanceId { get; set; } = "";
 
     /// <summary>How often a worker looks for due retries and for callbacks stored by other instances.</summary>
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]

@@ -135,29 +135,66 @@ public sealed class InboxStore
     }
 
     /// <summary>
-    /// Leases up to <paramref name="limit"/> due callbacks to <paramref name="owner"/>. A callback is due when it is
-    /// pending, its next attempt has come, and no live lease holds it; one statement tests and takes the lease, so
-    /// two workers never lease the same callback at once. Returned in arrival order.
+    /// Leases up to <paramref name="limit"/> due callbacks to <paramref name="owner"/>, until <paramref name="leaseUntil"/>,
+    /// or until <paramref name="shortLeaseUntil"/> for the kinds listed in <paramref name="shortLeaseKinds"/> ("|a|b|").
+    /// A callback is due when it is pending, its next attempt has come, and no live lease holds it; one statement tests
+    /// and takes the lease, so two workers never lease the same callback at once. Returned in arrival order.
     /// </summary>
-    internal async Task<IReadOnlyList<InboxItem>> ClaimAsync(string owner, DateTimeOffset now, DateTimeOffset leaseUntil, int limit, CancellationToken ct)
+    internal async Task<IReadOnlyList<ClaimedItem>> ClaimAsync(
+        string owner, DateTimeOffset now, DateTimeOffset leaseUntil, DateTimeOffset shortLeaseUntil, string shortLeaseKinds, int limit, CancellationToken ct)
     {
         // A write statement takes SQLite's write lock before it reads, so the subquery sees the latest commits.
         const string sqlite = $"""
-            UPDATE inbox SET lease_owner = @Owner, lease_until = @LeaseUntil
+            UPDATE inbox SET lease_owner = @Owner,
+                lease_until = CASE WHEN instr(@ShortLeaseKinds, '|' || kind || '|') > 0 THEN @ShortLeaseUntil ELSE @LeaseUntil END
             WHERE id IN (
                 SELECT id FROM inbox
                 WHERE state = 'pending' AND next_attempt_at <= @Now AND (lease_until IS NULL OR lease_until < @Now)
                 ORDER BY next_attempt_at, id
                 LIMIT @Limit)
-            RETURNING {ItemColumns}
+            RETURNING {ItemColumns}, lease_until AS LeaseUntil
             """;
         using var turn = await _database.WriteTurnAsync(ct);
         await using var connection = await _database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<ItemRow>(new CommandDefinition(
+        var rows = await connection.QueryAsync<ClaimedRow>(new CommandDefinition(
             _database.IsSqlite ? sqlite : InboxStoreSqlServer.Claim,
-            new { Owner = owner, Now = now.ToUnixTimeMilliseconds(), LeaseUntil = leaseUntil.ToUnixTimeMilliseconds(), Limit = limit },
+            new
+            {
+                Owner = owner,
+                Now = now.ToUnixTimeMilliseconds(),
+                LeaseUntil = leaseUntil.ToUnixTimeMilliseconds(),
+                ShortLeaseUntil = shortLeaseUntil.ToUnixTimeMilliseconds(),
+                ShortLeaseKinds = shortLeaseKinds,
+                Limit = limit,
+            },
             cancellationToken: ct));
-        return rows.OrderBy(r => r.Id).Select(r => r.ToItem()).ToList();
+        return rows.OrderBy(r => r.Id).Select(r => new ClaimedItem(r.ToItem(), DateTimeOffset.FromUnixTimeMilliseconds(r.LeaseUntil))).ToList();
+    }
+
+    internal const string LeaseOwnersSql = "SELECT DISTINCT lease_owner FROM inbox WHERE state = 'pending' AND lease_owner IS NOT NULL";
+
+    /// <summary>Every owner holding a lease now; a lease is only ever held on a pending callback.</summary>
+    internal async Task<IReadOnlyList<string>> ListLeaseOwnersAsync(CancellationToken ct)
+    {
+        await using var connection = await _database.OpenAsync(ct);
+        return (await connection.QueryAsync<string>(new CommandDefinition(LeaseOwnersSql, cancellationToken: ct))).ToList();
+    }
+
+    internal const string ReleaseOwnerSql = """
+        UPDATE inbox SET lease_owner = NULL, lease_until = NULL WHERE state = 'pending' AND lease_owner = @Owner
+        """;
+
+    /// <summary>Gives back at once every lease <paramref name="owner"/> holds; returns how many.</summary>
+    internal async Task<int> ReleaseAllOfAsync(string owner, CancellationToken ct)
+    {
+        using var turn = await _database.WriteTurnAsync(ct);
+        await using var connection = await _database.OpenAsync(ct);
+        var released = await connection.ExecuteAsync(new CommandDefinition(ReleaseOwnerSql, new { Owner = owner }, cancellationToken: ct));
+        if (released > 0)
+        {
+            _signal.Notify();
+        }
+        return released;
     }
 
     internal const string MarkHandledSql = """
@@ -221,6 +258,11 @@ public sealed class InboxStore
         _ => throw new InvalidOperationException($"Unknown inbox state '{state}'"),
     };
 
+    private sealed class ClaimedRow : ItemRow
+    {
+        public long LeaseUntil { get; set; }
+    }
+
     private sealed class StatsRow
     {
         public long Pending { get; set; }
@@ -276,9 +318,11 @@ internal static class InboxStoreSqlServer
             FROM dbo.inbox WITH (UPDLOCK, READPAST, ROWLOCK)
             WHERE state = N'pending' AND next_attempt_at <= @Now AND (lease_until IS NULL OR lease_until < @Now)
             ORDER BY next_attempt_at, id)
-        UPDATE due SET lease_owner = @Owner, lease_until = @LeaseUntil
+        UPDATE due SET lease_owner = @Owner,
+            lease_until = CASE WHEN CHARINDEX(N'|' + kind + N'|', @ShortLeaseKinds) > 0 THEN @ShortLeaseUntil ELSE @LeaseUntil END
         OUTPUT inserted.id AS Id, inserted.dedupe_key AS DedupeKey, inserted.kind AS Kind,
-               inserted.received_at AS ReceivedAt, inserted.body AS Body, inserted.attempts AS Attempts;
+               inserted.received_at AS ReceivedAt, inserted.body AS Body, inserted.attempts AS Attempts,
+               inserted.lease_until AS LeaseUntil;
         """;
 
     public const string ListParked = $"SELECT TOP (@Limit) {InboxStore.RecordColumns} FROM dbo.inbox WHERE state = N'parked' ORDER BY id";
@@ -301,4 +345,6 @@ internal static class InboxStoreSqlServer
     public const string MarkHandled = InboxStore.MarkHandledSql;
     public const string RecordFailure = InboxStore.RecordFailureSql;
     public const string Release = InboxStore.ReleaseSql;
+    public const string LeaseOwners = InboxStore.LeaseOwnersSql;
+    public const string ReleaseOwner = InboxStore.ReleaseOwnerSql;
 }

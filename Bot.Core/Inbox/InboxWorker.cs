@@ -7,8 +7,9 @@ namespace Bot.Core.Inbox;
 /// <summary>
 /// Handles stored callbacks: leases a batch of due ones, runs every <see cref="IInboxHandler"/> on each, and marks it
 /// handled, or schedules a retry with exponential backoff and jitter, parking it after
-/// <see cref="InboxOptions.MaxAttempts"/> failures. A worker that dies mid-batch leaves only leases behind; when they
-/// expire, any worker on the same database takes the callbacks over, so nothing is lost (at-least-once).
+/// <see cref="InboxOptions.MaxAttempts"/> failures. A worker that dies mid-batch leaves only leases behind: its
+/// instance takes them back as soon as it starts again, and otherwise any worker on the same database takes the
+/// callbacks over when they expire, so nothing is lost (at-least-once).
 /// </summary>
 internal sealed partial class InboxWorker : BackgroundService
 {
@@ -20,6 +21,9 @@ internal sealed partial class InboxWorker : BackgroundService
     private readonly TimeProvider _time;
     private readonly Func<double> _random;
     private readonly ILogger<InboxWorker> _logger;
+    private readonly InboxLeaseOwner _owner;
+    private readonly TimeSpan _shortLease;
+    private readonly string _shortLeaseKinds;
 
     /// <param name="random">Returns a value in [0, 1) for retry jitter; tests pass a fixed one.</param>
     public InboxWorker(
@@ -40,8 +44,14 @@ internal sealed partial class InboxWorker : BackgroundService
         _time = time;
         _random = random;
         _logger = logger;
-        // Unique per worker instance, so a restarted process never mistakes an old lease for its own.
-        Owner = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid():N}";
+        // Unique per worker, so that no process mistakes another's lease for its own, yet naming the instance, so that
+        // a restart recognises what its dead predecessor held.
+        _owner = InboxLeaseOwner.ForThisProcess(_options.InstanceId is { Length: > 0 } instance ? instance : Environment.MachineName);
+        Owner = _owner.ToString();
+        // A quarter of the tightest deadline: if this instance dies at once, three quarters are left to whoever takes over.
+        var deadlines = _handlers.SelectMany(h => h.Deadlines).ToList();
+        _shortLease = deadlines.Count == 0 ? _options.LeaseDuration : TimeSpan.FromTicks(Math.Min(_options.LeaseDuration.Ticks, deadlines.Min(d => d.Value.Ticks) / 4));
+        _shortLeaseKinds = deadlines.Count == 0 ? "" : "|" + string.Join('|', deadlines.Select(d => d.Key).Distinct(StringComparer.Ordinal)) + "|";
     }
 
     internal string Owner { get; }
@@ -60,6 +70,7 @@ internal sealed partial class InboxWorker : BackgroundService
         {
             Log.NoHandlers(_logger);
         }
+        await TakeBackEarlierLeasesAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             var polledAt = _time.GetUtcNow();
@@ -111,13 +122,42 @@ internal sealed partial class InboxWorker : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Releases the leases that earlier processes of this instance held when they died (a crash, a kill, a restart
+    /// without a clean stop), rather than leaving their callbacks waiting out leases nobody will use. Leases of processes
+    /// still running, here or elsewhere, are left alone.
+    /// </summary>
+    private async Task TakeBackEarlierLeasesAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            foreach (var owner in await _store.ListLeaseOwnersAsync(stoppingToken))
+            {
+                if (InboxLeaseOwner.Parse(owner) is { } earlier && _owner.IsEarlierLife(earlier))
+                {
+                    var released = await _store.ReleaseAllOfAsync(owner, stoppingToken);
+                    Log.TookBackLeases(_logger, released, owner);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping before the first claim.
+        }
+        catch (Exception ex)
+        {
+            // The leases then run out as they would have without this.
+            Log.TakeBackFailed(_logger, ex);
+        }
+    }
+
     private async Task<int> HandleDueBatchAsync(DateTimeOffset now, CancellationToken stoppingToken)
     {
-        var leaseUntil = now + _options.LeaseDuration;
-        var items = await _store.ClaimAsync(Owner, now, leaseUntil, _options.BatchSize, stoppingToken);
+        var items = await _store.ClaimAsync(
+            Owner, now, now + _options.LeaseDuration, now + _shortLease, _shortLeaseKinds, _options.BatchSize, stoppingToken);
         // Lanes run side by side; each keeps its callbacks in claim order, and callbacks sharing an ordering key
         // always share a lane, so one customer's or one group's callbacks are never handled out of order.
-        await Task.WhenAll(items.GroupBy(Lane).Select(lane => HandleLaneAsync(lane, leaseUntil, items.Count, stoppingToken)));
+        await Task.WhenAll(items.GroupBy(claimed => Lane(claimed.Item)).Select(lane => HandleLaneAsync(lane.ToList(), stoppingToken)));
         return items.Count;
     }
 
@@ -133,19 +173,25 @@ internal sealed partial class InboxWorker : BackgroundService
         return (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_options.HandlerConcurrency);
     }
 
-    private async Task HandleLaneAsync(IEnumerable<InboxItem> lane, DateTimeOffset leaseUntil, int claimed, CancellationToken stoppingToken)
+    private async Task HandleLaneAsync(List<ClaimedItem> lane, CancellationToken stoppingToken)
     {
         // Off the claiming thread at once, so the lanes really run together.
         await Task.Yield();
-        foreach (var item in lane)
+        for (var i = 0; i < lane.Count; i++)
         {
-            if (_time.GetUtcNow() >= leaseUntil)
+            if (_time.GetUtcNow() >= lane[i].LeaseUntil)
             {
-                // The rest of the batch may already be leased to another worker; handling it here could run it twice.
-                Log.LeaseRanOut(_logger, claimed);
+                // This one may already be leased to another worker; handling it here could run it twice. The rest of
+                // the lane waits for the next claim so that it stays in order behind it, and goes back now rather than
+                // when its own (perhaps longer) lease runs out.
+                Log.LeaseRanOut(_logger, lane.Count - i);
+                foreach (var rest in lane[i..])
+                {
+                    await ReleaseQuietlyAsync(rest.Item);
+                }
                 break;
             }
-            await HandleItemAsync(item, stoppingToken);
+            await HandleItemAsync(lane[i].Item, stoppingToken);
         }
     }
 
@@ -258,5 +304,11 @@ internal sealed partial class InboxWorker : BackgroundService
 
         [LoggerMessage(7, LogLevel.Warning, "The inbox lease ran out mid-batch; {Count} claimed items are left to the next claim")]
         public static partial void LeaseRanOut(ILogger logger, int count);
+
+        [LoggerMessage(8, LogLevel.Information, "Took back {Count} inbox leases held by {Owner}, an earlier process of this instance")]
+        public static partial void TookBackLeases(ILogger logger, int count, string owner);
+
+        [LoggerMessage(9, LogLevel.Warning, "Could not look for leases of an earlier process of this instance; they run out instead")]
+        public static partial void TakeBackFailed(ILogger logger, Exception exception);
     }
 }

@@ -38,11 +38,14 @@ public static class RateLimitingServiceCollectionExtensions
     }
 }
 
-/// <summary>Unhealthy while the last call to Redis failed; the limiter then answers Unavailable.</summary>
+/// <summary>
+/// Degraded while the last call to Redis failed; the limiter then answers Unavailable and quota-limited sends wait.
+/// Never Unhealthy: callbacks are still stored and acknowledged, so the instance stays in rotation.
+/// </summary>
 internal sealed class QuotaLimiterHealthCheck(RedisQuotaLimiter limiter) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(limiter.IsHealthy
             ? HealthCheckResult.Healthy()
-            : HealthCheckResult.Unhealthy($"Redis unavailable: {limiter.LastError}"));
+            : HealthCheckResult.Degraded($"Redis unavailable, quota-limited sends wait: {limiter.LastError}"));
 }

@@ -24,13 +24,11 @@ public static class AdminEndpoints
         return builder;
     }
 
-    /// <summary>Path under which every route needs the admin key.</summary>
-    public const string Prefix = "/admin";
-
-    public static WebApplication MapAdmin(this WebApplication app)
+    public static IEndpointRouteBuilder MapAdmin(this IEndpointRouteBuilder app)
     {
-        AdminKeyFilter.Guard(app);
-        var admin = app.MapGroup(Prefix);
+        var admin = app.MapGroup("/admin");
+        ((IEndpointConventionBuilder)admin).Add(AdminKeyFilter.Guard);
+        ((IEndpointConventionBuilder)admin).Finally(AdminKeyFilter.CheckContentTypeAfterKey);
         admin.MapGet("/", StatusPage.RenderAsync).WithMetadata(AdminKeyFilter.KeyInQueryAllowed.Instance);
         admin.MapGet("/status", GetStatusAsync);
         admin.MapGet("/rules", GetRules);

@@ -26,27 +26,34 @@ internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> optio
     }
 
     /// <summary>
-    /// Runs the key check as middleware on every request under <c>/admin</c>, after routing has picked the endpoint (so
-    /// <see cref="KeyInQueryAllowed"/> is visible) but before the endpoint runs. Neither an endpoint filter nor a wrapped
-    /// request delegate is early enough: binding answers 400 for a malformed body, and routing itself answers 415 for a
-    /// non-JSON content type through an endpoint of its own, so a caller without a key would learn which routes take
-    /// a body.
+    /// Puts the key check in front of <paramref name="endpoint"/>'s whole request delegate. An endpoint filter would run
+    /// only after parameter binding, so a caller without a key could still get 400 for a malformed body.
     /// </summary>
-    public static void Guard(IApplicationBuilder app) =>
-        app.UseWhen(
-            static http => http.Request.Path.StartsWithSegments(AdminEndpoints.Prefix, StringComparison.OrdinalIgnoreCase),
-            static admin => admin.Use(static (http, next) => http.RequestServices.GetRequiredService<AdminKeyFilter>().InvokeAsync(http, next)));
+    public static void Guard(EndpointBuilder endpoint)
+    {
+        var inner = endpoint.RequestDelegate ?? throw new InvalidOperationException($"{endpoint.DisplayName} has no request delegate");
+        endpoint.RequestDelegate = http => http.RequestServices.GetRequiredService<AdminKeyFilter>().InvokeAsync(http, inner);
+    }
+
+    /// <summary>
+    /// Takes the accepted content types off <paramref name="endpoint"/>. Routing would otherwise answer 415 for a
+    /// non-JSON body before <see cref="Guard"/> runs, telling a caller without a key which routes take a body; the
+    /// handler's own binding still answers 415 once the key has been checked.
+    /// </summary>
+    public static void CheckContentTypeAfterKey(EndpointBuilder endpoint)
+    {
+        for (var i = endpoint.Metadata.Count - 1; i >= 0; i--)
+        {
+            if (endpoint.Metadata[i] is Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata)
+            {
+                endpoint.Metadata.RemoveAt(i);
+            }
+        }
+    }
 
     public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
-        // Set before anything is written, so refusals carry them too. The pages hold customer data and the key may
-        // come in the query: nothing is cached, no Referer leaves, no other site may frame them, no sniffing.
-        var headers = http.Response.Headers;
-        headers.CacheControl = "no-store";
-        headers["Referrer-Policy"] = "no-referrer";
-        headers.ContentSecurityPolicy = "frame-ancestors 'none'";
-        headers.XContentTypeOptions = "nosniff";
-
+        AddSecurityHeaders(http.Response.Headers);
         var configured = options.CurrentValue;
         if (!configured.Enabled)
         {
@@ -62,6 +69,20 @@ internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> optio
             return;
         }
         await next(http);
+    }
+
+    /// <summary>
+    /// On every admin answer, refusals included. Answers hold customer data and the status page may carry the key in
+    /// its URL: no cache keeps them, no referrer leaks the URL, no other site frames the page, and no browser guesses
+    /// a JSON body to be HTML. The page itself needs nothing but its inline style.
+    /// </summary>
+    private static void AddSecurityHeaders(IHeaderDictionary headers)
+    {
+        headers.CacheControl = "no-store";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
     }
 
     private static string? PresentedKey(HttpContext http)

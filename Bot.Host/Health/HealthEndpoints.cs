@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Bot.Web.Health;
@@ -9,9 +10,13 @@ public static class HealthEndpoints
 
     public static IHostApplicationBuilder AddHealth(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptionsWithValidateOnStart<HealthOptions, HealthOptionsValidator>().BindConfiguration(HealthOptions.Section);
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        // A singleton, so that a write probe still stuck behind a lock is shared by the checks that follow it.
+        builder.Services.AddSingleton<DatabaseHealthCheck>();
         builder.Services.AddHealthChecks()
-            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag])
-            .AddCheck<RedisHealthCheck>("redis", tags: [ReadyTag]);
+            .Add(new HealthCheckRegistration("database", static sp => sp.GetRequiredService<DatabaseHealthCheck>(), HealthStatus.Unhealthy, [ReadyTag]))
+            .AddCheck<RedisHealthCheck>("redis", HealthStatus.Degraded, [ReadyTag]);
         return builder;
     }
 
@@ -22,8 +27,9 @@ public static class HealthEndpoints
         app.MapHealthChecks("/readyz", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
-            // Degraded (Redis down) stays in rotation: callbacks are still stored and acknowledged without Redis;
-            // only quota-limited sends pause. Unhealthy (database gone or not migrated) leaves rotation.
+            // Degraded (Redis down, WeCom refusing the app's configuration) stays in rotation: callbacks are still
+            // stored and acknowledged. Unhealthy (database unmigrated, unreachable or not writable) leaves rotation,
+            // since nothing could be acknowledged there.
             ResultStatusCodes =
             {
                 [HealthStatus.Healthy] = StatusCodes.Status200OK,

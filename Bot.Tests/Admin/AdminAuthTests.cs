@@ -46,36 +46,6 @@ public sealed class AdminAuthTests
     }
 
     [Test]
-    public async Task A_request_without_a_key_is_refused_with_401_whatever_its_content_type()
-    {
-        using var app = new BotApp();
-        // A non-JSON body must not reach content negotiation or binding first: that would answer 415 and tell an
-        // unauthenticated caller which routes take a body.
-        var plain = await SendToEveryAdminRouteAsync(app, r => r.Content = r.Content is null ? null : new StringContent("x", Encoding.UTF8, "text/plain"));
-        var form = await SendToEveryAdminRouteAsync(app, r => r.Content = r.Content is null ? null : new FormUrlEncodedContent([new("a", "b")]));
-
-        Assert.That(plain.Concat(form).Where(r => r.Status != HttpStatusCode.Unauthorized), Is.Empty, "routes that did not answer 401");
-    }
-
-    [Test]
-    public async Task Every_admin_answer_carries_the_security_headers_whether_refused_or_served()
-    {
-        using var app = new BotApp();
-        using var withoutKey = new BotApp(settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = "" });
-        var refused = await SendToEveryAdminRouteAsync(app, _ => { }, keepHeaders: true);
-        var served = await SendToEveryAdminRouteAsync(app, r => r.Headers.Add("X-Admin-Key", BotApp.AdminKey), keepHeaders: true);
-        var disabled = await SendToEveryAdminRouteAsync(withoutKey, _ => { }, keepHeaders: true);
-
-        var lacking = refused.Concat(served).Concat(disabled).Where(a =>
-            a.Headers!.Value("Cache-Control") != "no-store"
-            || a.Headers.Value("Referrer-Policy") != "no-referrer"
-            || a.Headers.Value("Content-Security-Policy") != "frame-ancestors 'none'"
-            || a.Headers.Value("X-Content-Type-Options") != "nosniff").Select(a => $"{a.Route} {(int)a.Status}");
-        Assert.That(lacking, Is.Empty, "answers without no-store, no-referrer, frame-ancestors 'none' and nosniff");
-        Assert.That(served.Single(r => r.Route == "GET /admin/").Status, Is.EqualTo(HttpStatusCode.OK));
-    }
-
-    [Test]
     public async Task With_no_key_configured_every_admin_route_is_absent_rather_than_open()
     {
         using var app = new BotApp(settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = "" });
@@ -98,6 +68,66 @@ public sealed class AdminAuthTests
         Assert.That(answers.Concat(bearer).Where(r => r.Status is HttpStatusCode.Unauthorized or >= HttpStatusCode.InternalServerError), Is.Empty);
         Assert.That(answers.Single(r => r.Route == "GET /admin/rules").Status, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(answers.Single(r => r.Route == "GET /admin/").Status, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [TestCase("text/plain")]
+    [TestCase("application/x-www-form-urlencoded")]
+    [TestCase("application/xml")]
+    public async Task Every_admin_route_refuses_a_request_without_a_key_whatever_the_content_type_of_its_body(string contentType)
+    {
+        using var app = new BotApp();
+        var refusals = await SendToEveryAdminRouteAsync(app, r =>
+        {
+            if (r.Content is not null)
+            {
+                r.Content = new StringContent("name=x", Encoding.UTF8, contentType);
+            }
+        });
+
+        // The key is checked before the body is looked at: a caller without one learns nothing about the route.
+        Assert.That(refusals.Where(r => r.Status != HttpStatusCode.Unauthorized), Is.Empty, "routes that did not answer 401");
+    }
+
+    [Test]
+    public async Task With_the_key_a_body_that_is_not_json_is_still_refused_as_an_unsupported_media_type()
+    {
+        using var app = new BotApp();
+        var answers = await SendToEveryAdminRouteAsync(app, r =>
+        {
+            r.Headers.Add("X-Admin-Key", BotApp.AdminKey);
+            if (r.Content is not null)
+            {
+                r.Content = new StringContent("name=x", Encoding.UTF8, "text/plain");
+            }
+        });
+
+        Assert.That(answers.Where(a => a.Route.StartsWith("POST ", StringComparison.Ordinal) && !a.Route.EndsWith("/replay", StringComparison.Ordinal)).Select(a => a.Status),
+            Is.Not.Empty.And.All.EqualTo(HttpStatusCode.UnsupportedMediaType));
+    }
+
+    [Test]
+    public async Task Every_admin_answer_forbids_caching_framing_content_sniffing_and_referrers()
+    {
+        using var app = new BotApp();
+        using var disabled = new BotApp(settings: new Dictionary<string, string?> { ["Admin:ApiKey"] = "" });
+        var answers = (await SendToEveryAdminRouteAsync(app, r => r.Headers.Add("X-Admin-Key", BotApp.AdminKey)))
+            .Concat(await SendToEveryAdminRouteAsync(app, _ => { }))
+            .Concat(await SendToEveryAdminRouteAsync(app, r => r.RequestUri = WithQueryKey(r.RequestUri!, BotApp.AdminKey)))
+            .Concat(await SendToEveryAdminRouteAsync(disabled, _ => { }))
+            .ToList();
+
+        Assert.That(answers.Select(a => a.Status).Distinct(), Does.Contain(HttpStatusCode.OK).And.Contain(HttpStatusCode.Unauthorized).And.Contain(HttpStatusCode.NotFound));
+        Assert.Multiple(() =>
+        {
+            foreach (var answer in answers)
+            {
+                var where = $"{answer.Route} ({(int)answer.Status})";
+                Assert.That(answer.Header("Cache-Control"), Does.Contain("no-store"), where);
+                Assert.That(answer.Header("Referrer-Policy"), Is.EqualTo("no-referrer"), where);
+                Assert.That(answer.Header("X-Content-Type-Options"), Is.EqualTo("nosniff"), where);
+                Assert.That(answer.Header("Content-Security-Policy"), Does.Contain("frame-ancestors 'none'"), where);
+            }
+        });
     }
 
     [Test]
@@ -128,15 +158,11 @@ public sealed class AdminAuthTests
 
     private sealed record AdminRoute(string Method, string Pattern, string Path);
 
-    private sealed record Answer(string Route, HttpStatusCode Status, AnswerHeaders? Headers = null);
-
-    /// <summary>Response and content headers of one answer, by name, each joined the way it came over the wire.</summary>
-    private sealed class AnswerHeaders(HttpResponseMessage response)
+    private sealed record Answer(string Route, HttpStatusCode Status, IReadOnlyDictionary<string, string> Headers)
     {
-        private readonly Dictionary<string, string> _values = response.Headers.Concat(response.Content.Headers)
-            .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
+        public string Header(string name) => Headers.TryGetValue(name, out var value) ? value : "(absent)";
 
-        public string? Value(string name) => _values.GetValueOrDefault(name);
+        public override string ToString() => $"{Route} {(int)Status}";
     }
 
     private static List<AdminRoute> AdminRoutes(BotApp app)
@@ -180,7 +206,7 @@ public sealed class AdminAuthTests
         return path.Length == 0 ? "/" : path.ToString();
     }
 
-    private static async Task<List<Answer>> SendToEveryAdminRouteAsync(BotApp app, Action<HttpRequestMessage> prepare, bool keepHeaders = false)
+    private static async Task<List<Answer>> SendToEveryAdminRouteAsync(BotApp app, Action<HttpRequestMessage> prepare)
     {
         using var client = app.CreateClient();
         var answers = new List<Answer>();
@@ -194,7 +220,9 @@ public sealed class AdminAuthTests
             }
             prepare(request);
             using var response = await client.SendAsync(request);
-            answers.Add(new Answer($"{route.Method} {route.Pattern}", response.StatusCode, keepHeaders ? new AnswerHeaders(response) : null));
+            var headers = response.Headers.Concat(response.Content.Headers)
+                .ToDictionary(h => h.Key, h => string.Join(", ", h.Value), StringComparer.OrdinalIgnoreCase);
+            answers.Add(new Answer($"{route.Method} {route.Pattern}", response.StatusCode, headers));
         }
         Assert.That(answers, Has.Count.GreaterThanOrEqualTo(10), "the endpoint table lists the admin routes");
         return answers;

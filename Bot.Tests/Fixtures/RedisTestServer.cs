@@ -67,7 +67,31 @@ public sealed class RedisTestServer : IDisposable
         _process = null;
     }
 
+    /// <summary>
+    /// Suspends the server (SIGSTOP): its connections stay open and no command is answered, as with a stalled host or
+    /// a network that drops packets. <see cref="Thaw"/> resumes it.
+    /// </summary>
+    public void Freeze() => Signal(SigStop);
+
+    public void Thaw() => Signal(SigCont);
+
     public void Dispose() => Stop();
+
+    // Linux signal numbers; the tests run on Linux (test.sh installs redis-server from Debian packages).
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
+
+    private void Signal(int signal)
+    {
+        var process = _process ?? throw new InvalidOperationException("redis-server is not running");
+        if (SendSignal(process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({process.Id}, {signal}) failed with errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+    }
 
     private void WaitUntilListening()
     {

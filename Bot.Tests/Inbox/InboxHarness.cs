@@ -97,6 +97,8 @@ internal sealed class RecordingHandler(Func<InboxItem, int, CancellationToken, T
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
+    public IReadOnlyDictionary<string, TimeSpan> Deadlines { get; init; } = new Dictionary<string, TimeSpan>();
+
     public IReadOnlyList<(InboxItem Item, DateTimeOffset At)> Calls
     {
         get

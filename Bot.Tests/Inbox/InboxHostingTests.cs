@@ -49,6 +49,7 @@ public sealed class InboxHostingTests
     [TestCase("Inbox:MaxAttempts", "0", "MaxAttempts")]
     [TestCase("Inbox:LeaseDuration", "00:00:00", "LeaseDuration")]
     [TestCase("Inbox:RetryBaseDelay", "00:20:00", "RetryBaseDelay")]
+    [TestCase("Inbox:InstanceId", "bot/1", "InstanceId")]
     public void An_invalid_inbox_setting_stops_the_host_and_names_the_key(string key, string value, string named)
     {
         using var host = Build(new Dictionary<string, string?> { [key] = value });

@@ -224,6 +224,56 @@ public sealed class InboxWorkerTests(TestStorage storage)
         Assert.That(handler.Keys, Has.Count.EqualTo(16));
     }
 
+    [Test]
+    public async Task A_callback_of_a_kind_with_a_deadline_is_leased_for_a_quarter_of_it_and_not_handled_once_that_lease_ran_out()
+    {
+        const string welcomeKind = "change_external_contact/add_external_contact";
+        _inbox = await InboxHarness.CreateAsync(storage);
+        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // One lane (no ordering keys): the chat callback holds up the welcome behind it.
+        var handler = new RecordingHandler(async (item, _, _) =>
+        {
+            if (item.Kind != welcomeKind)
+            {
+                entered.TrySetResult();
+                await slow.Task;
+            }
+        })
+        {
+            Clock = _inbox.Time,
+            Deadlines = new Dictionary<string, TimeSpan> { [welcomeKind] = TimeSpan.FromSeconds(20) },
+        };
+        var writer = await _inbox.StartWriterAsync();
+        await writer.AppendAsync(InboxHarness.Entry("chat", "change_external_chat/create"), CancellationToken.None);
+        var welcome = (await writer.AppendAsync(InboxHarness.Entry("welcome", welcomeKind), CancellationToken.None)).Id;
+        var claimedAt = _inbox.Time.GetUtcNow();
+        await StartAsync(_inbox.Worker(handler));
+        await entered.Task.WaitAsync(Timeout);
+        var leases = await LeasesAsync();
+
+        _inbox.Time.Advance(TimeSpan.FromSeconds(6));
+        slow.SetResult();
+        await handled.WaitForMeasurementsAsync(2, Timeout);
+
+        Assert.That(leases, Is.EquivalentTo(new Dictionary<string, DateTimeOffset>
+        {
+            ["change_external_chat/create"] = claimedAt + _inbox.Options.LeaseDuration,
+            [welcomeKind] = claimedAt + TimeSpan.FromSeconds(5),
+        }));
+        var welcomeCalls = handler.Calls.Where(c => c.Item.Id == welcome).ToList();
+        Assert.That(welcomeCalls.Select(c => c.At), Is.EqualTo(new[] { claimedAt + TimeSpan.FromSeconds(6) }),
+            "handled once, under a fresh lease, not under the one that ran out");
+    }
+
+    private async Task<Dictionary<string, DateTimeOffset>> LeasesAsync()
+    {
+        await using var connection = await _inbox.Database.OpenAsync(CancellationToken.None);
+        var rows = await Dapper.SqlMapper.QueryAsync<(string Kind, long LeaseUntil)>(connection, "SELECT kind, lease_until FROM inbox WHERE lease_until IS NOT NULL");
+        return rows.ToDictionary(r => r.Kind, r => DateTimeOffset.FromUnixTimeMilliseconds(r.LeaseUntil));
+    }
+
     /// <summary>Orders by the part of the entry's key before '#'; "slow" waits until another key has been handled.</summary>
     private sealed class KeyedHandler : IInboxHandler
     {

@@ -24,6 +24,10 @@ internal sealed class WeComApiHealth
     public IReadOnlyDictionary<string, (int ErrCode, DateTimeOffset At)> Misconfigured => _misconfigured;
 }
 
+/// <summary>
+/// Degraded, not Unhealthy: WeCom refusing a call does not stop callbacks being stored and acknowledged, and taking
+/// every replica out of rotation for it would have WeCom's callbacks refused too.
+/// </summary>
 internal sealed class WeComApiHealthCheck(WeComApiHealth health) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
@@ -34,7 +38,7 @@ internal sealed class WeComApiHealthCheck(WeComApiHealth health) : IHealthCheck
             return Task.FromResult(HealthCheckResult.Healthy());
         }
         var data = broken.ToDictionary(static p => p.Key, static p => (object)$"errcode {p.Value.ErrCode} at {p.Value.At:O}");
-        return Task.FromResult(HealthCheckResult.Unhealthy(
+        return Task.FromResult(HealthCheckResult.Degraded(
             "WeCom refuses this app's configuration for: " + string.Join(", ", broken.Keys.Order(StringComparer.Ordinal)), data: data));
     }
 }

@@ -222,7 +222,7 @@ public sealed class ResilienceTests
     }
 
     [Test]
-    public async Task Configuration_errors_are_logged_as_errors_and_make_health_unhealthy_until_a_success()
+    public async Task Configuration_errors_are_logged_as_errors_and_degrade_health_until_a_success()
     {
         GivenInOrder("message/send", FakeWeCom.Reply(WeComErrorCodes.ApiForbidden), FakeWeCom.Reply(0, "\"msgid\":\"m1\",\"invaliduser\":\"\""));
         using var bot = WeComApiHarness.Create(_weCom);
@@ -236,7 +236,7 @@ public sealed class ResilienceTests
         Assert.That(error!.Class, Is.EqualTo(WeComErrorClass.Configuration));
         Assert.That(_weCom.Count("message/send"), Is.EqualTo(2), "one failed call, one success; the configuration error was not retried");
         Assert.That(bot.Logs.GetSnapshot().Any(r => r.Level == LogLevel.Error && r.Message.Contains("48002")), Is.True);
-        Assert.That(unhealthy.Entries["wecom-api"].Status, Is.EqualTo(HealthStatus.Unhealthy));
+        Assert.That(unhealthy.Entries["wecom-api"].Status, Is.EqualTo(HealthStatus.Degraded));
         Assert.That(unhealthy.Entries["wecom-api"].Description, Does.Contain("message/send"));
         Assert.That(healthy.Entries["wecom-api"].Status, Is.EqualTo(HealthStatus.Healthy));
     }
