@@ -1,13 +1,9 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bot.Core.Outbox;
-using Bot.Core.WeCom.Callbacks;
 using Bot.Tests.Fixtures;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -25,19 +21,18 @@ public sealed class CrashRecoveryTests
 {
     private const int Callbacks = 200;
 
+    // Claims of the killed process must lapse quickly, or the 20 s welcome codes die waiting for them.
+    private static readonly Dictionary<string, string?> ShortLeases = new()
+    {
+        ["Inbox:LeaseDuration"] = "00:00:02",
+        ["Outbox:LeaseDuration"] = "00:00:02",
+    };
+
     [Test]
     public async Task Callbacks_acknowledged_before_a_kill_are_all_handled_after_a_restart_and_each_welcome_is_sent_once()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "wecombot-crash", Guid.NewGuid().ToString("N"));
-        var rules = Path.Combine(directory, "rules");
-        Directory.CreateDirectory(rules);
-        foreach (var file in Directory.GetFiles(RepoFiles.Path("rules"), "*.yaml"))
-        {
-            File.Copy(file, Path.Combine(rules, Path.GetFileName(file)));
-        }
-        FakeWeCom.RemoveWelcomeTimeWindow(rules);
-        var database = Path.Combine(directory, "bot.db");
-        var crypto = new CallbackCrypto(BotApp.Token, BotApp.EncodingAesKey, BotApp.CorpId);
+        using var workspace = new ProcessWorkspace("wecombot-crash");
+        var (rules, database) = (workspace.Rules, workspace.Database);
 
         // First life: WeCom takes the welcome requests and never answers in time. It is stopped only at the end: a
         // WireMock stop waits for its delayed answers, and the welcome codes live 20 s. Both keep more than the
@@ -48,17 +43,16 @@ public sealed class CrashRecoveryTests
             .RespondWith(Response.Create().WithDelay(TimeSpan.FromSeconds(60)).WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
         var answering = WireMockServer.Start(new WireMock.Settings.WireMockServerSettings { MaxRequestLogCount = 100_000 });
         FakeWeCom.StubAll(answering);
-        var port = FreePort();
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         var acknowledged = new ConcurrentBag<string>();
         try
         {
-            using (var first = await HostProcess.StartAsync(port, silent.Url!, database, rules, http))
+            using (var first = await BotProcess.StartAsync(silent.Url!, database, rules, ShortLeases))
+            using (var http = first.CreateClient())
             {
                 await Parallel.ForEachAsync(Enumerable.Range(0, Callbacks), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
                 {
                     var code = $"CRASH-{i:D3}";
-                    using var request = Signed(crypto, BotApp.ContactAdded($"wmCrash{i:D3}", code, state: "store-sh-001"));
+                    using var request = BotProcess.SignedPost(BotApp.ContactAdded($"wmCrash{i:D3}", code, state: "store-sh-001"));
                     using var response = await http.SendAsync(request, ct);
                     if (response.StatusCode == HttpStatusCode.OK)
                     {
@@ -71,9 +65,7 @@ public sealed class CrashRecoveryTests
             }
             Assert.That(acknowledged, Has.Count.EqualTo(Callbacks), "every callback should have been acknowledged before the kill");
 
-            // A fresh client: the pooled connections of the first one led to the killed process.
-            using var http2 = new HttpClient { BaseAddress = http.BaseAddress };
-            using (await HostProcess.StartAsync(port, answering.Url!, database, rules, http2))
+            using (await BotProcess.StartAsync(answering.Url!, database, rules, ShortLeases))
             {
                 await FakeWeCom.WaitForDatabaseAsync(database, "SELECT COUNT(*) FROM inbox WHERE state = 'handled'", n => n == Callbacks, TimeSpan.FromSeconds(30));
                 await FakeWeCom.WaitForAsync(answering, "externalcontact/send_welcome_msg", count: Callbacks, timeout: TimeSpan.FromSeconds(30));
@@ -91,14 +83,6 @@ public sealed class CrashRecoveryTests
         {
             silent.Stop();
             answering.Stop();
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // Best effort.
-            }
         }
     }
 
@@ -108,7 +92,7 @@ public sealed class CrashRecoveryTests
         // The second life runs in-process on this app's database and rules; the first is a real process killed mid-call.
         using var bot = new BotApp(editRules: rules => FakeWeCom.RemoveWelcomeTimeWindow(rules));
         FakeWeCom.StubAll(bot.WeCom, answerWelcomes: false);
-        HostProcess? first = null;
+        BotProcess? first = null;
         var calls = 0;
         var killed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         bot.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/send_welcome_msg").UsingPost())
@@ -130,12 +114,10 @@ public sealed class CrashRecoveryTests
                     },
                 };
             }));
-        var port = FreePort();
-        using (var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") })
-        using (first = await HostProcess.StartAsync(port, bot.WeCom.Url!, bot.DatabasePath, bot.RulesPath, http))
+        using (first = await BotProcess.StartAsync(bot.WeCom.Url!, bot.DatabasePath, bot.RulesPath, ShortLeases))
+        using (var http = first.CreateClient())
         {
-            var crypto = new CallbackCrypto(BotApp.Token, BotApp.EncodingAesKey, BotApp.CorpId);
-            using var response = await http.SendAsync(Signed(crypto, BotApp.ContactAdded("wmAnswered", "WELCOME-ANSWERED")));
+            using var response = await http.SendAsync(BotProcess.SignedPost(BotApp.ContactAdded("wmAnswered", "WELCOME-ANSWERED")));
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             await killed.Task.WaitAsync(TimeSpan.FromSeconds(30));
         }
@@ -161,129 +143,4 @@ public sealed class CrashRecoveryTests
     }
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
-
-    private static HttpRequestMessage Signed(CallbackCrypto crypto, string plaintext)
-    {
-        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var nonce = Random.Shared.Next(100_000, 999_999).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var encrypt = crypto.Encrypt(plaintext);
-        var body = $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><AgentID><![CDATA[1000002]]></AgentID><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>";
-        return new HttpRequestMessage(HttpMethod.Post, $"/wecom/callback?msg_signature={crypto.Sign(timestamp, nonce, encrypt)}&timestamp={timestamp}&nonce={nonce}")
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/xml"),
-        };
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>Bot.Host.dll as a child process, built beside this test assembly (same configuration).</summary>
-    private sealed class HostProcess : IDisposable
-    {
-        private readonly Process _process;
-        private readonly ConcurrentQueue<string> _output = new();
-
-        private HostProcess(Process process) => _process = process;
-
-        public static async Task<HostProcess> StartAsync(int port, string weComUrl, string database, string rules, HttpClient http)
-        {
-            // .../Bot.Tests/bin/<Configuration>/net10.0/ → .../Bot.Host/bin/<Configuration>/net10.0/Bot.Host.dll
-            var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            var configuration = testBin.Parent!.Name;
-            var dll = RepoFiles.Path("Bot.Host", "bin", configuration, testBin.Name, "Bot.Host.dll");
-            Assert.That(File.Exists(dll), Is.True, $"{dll} is not built");
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { dll, "--urls", $"http://127.0.0.1:{port}" },
-                WorkingDirectory = Path.GetDirectoryName(dll)!,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            var environment = new Dictionary<string, string>
-            {
-                ["ASPNETCORE_ENVIRONMENT"] = "Testing",
-                ["WeCom__CorpId"] = BotApp.CorpId,
-                ["WeCom__AgentId"] = "1000002",
-                ["WeCom__Secret"] = "test-secret-value",
-                ["WeCom__Token"] = BotApp.Token,
-                ["WeCom__EncodingAesKey"] = BotApp.EncodingAesKey,
-                ["WeCom__ApiBaseUrl"] = weComUrl + "/cgi-bin/",
-                ["ConnectionStrings__Bot"] = $"Data Source={database}",
-                ["Rules__Path"] = rules,
-                ["Admin__ApiKey"] = BotApp.AdminKey,
-                ["Redis__Configuration"] = "",
-                // Claims of the killed process must lapse quickly, or the 20 s welcome codes die waiting for them.
-                ["Inbox__LeaseDuration"] = "00:00:02",
-                ["Outbox__LeaseDuration"] = "00:00:02",
-                ["Logging__LogLevel__Default"] = "Warning",
-            };
-            foreach (var (key, value) in environment)
-            {
-                start.Environment[key] = value;
-            }
-            var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-            var host = new HostProcess(process);
-            process.OutputDataReceived += (_, e) => host.Record(e.Data);
-            process.ErrorDataReceived += (_, e) => host.Record(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (true)
-            {
-                if (process.HasExited)
-                {
-                    Assert.Fail($"Bot.Host exited with {process.ExitCode}:\n{host.Output}");
-                }
-                try
-                {
-                    using var response = await http.GetAsync("/healthz");
-                    if (response.IsSuccessStatusCode)
-                    {
-                        return host;
-                    }
-                }
-                catch (HttpRequestException)
-                {
-                    // Not listening yet.
-                }
-                if (DateTime.UtcNow > deadline)
-                {
-                    host.Dispose();
-                    Assert.Fail($"Bot.Host did not become healthy:\n{host.Output}");
-                }
-                await Task.Delay(100);
-            }
-        }
-
-        public string Output => string.Join('\n', _output.TakeLast(60));
-
-        private void Record(string? line)
-        {
-            if (line is not null)
-            {
-                _output.Enqueue(line);
-            }
-        }
-
-        public void Kill()
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                TestContext.Out.WriteLine(Output);
-                Kill();
-            }
-            _process.Dispose();
-        }
-    }
 }

@@ -146,3 +146,42 @@ public sealed class BotProcess : IDisposable
         }
     }
 }
+
+/// <summary>
+/// A temporary folder for <see cref="BotProcess"/> hosts: a copy of the repository's rules with the welcome time window
+/// removed (so tests pass at any hour) and the path of a SQLite file that no host has created yet.
+/// </summary>
+public sealed class ProcessWorkspace : IDisposable
+{
+    public ProcessWorkspace(string name)
+    {
+        Directory = Path.Combine(Path.GetTempPath(), name, Guid.NewGuid().ToString("N"));
+        Rules = Path.Combine(Directory, "rules");
+        System.IO.Directory.CreateDirectory(Rules);
+        foreach (var file in System.IO.Directory.GetFiles(RepoFiles.Path("rules"), "*.yaml"))
+        {
+            File.Copy(file, Path.Combine(Rules, Path.GetFileName(file)));
+        }
+        EndToEnd.FakeWeCom.RemoveWelcomeTimeWindow(Rules);
+        Database = Path.Combine(Directory, "bot.db");
+    }
+
+    public string Directory { get; }
+
+    public string Rules { get; }
+
+    public string Database { get; }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Best effort: a killed host may still hold a file for a moment.
+        }
+    }
+}

@@ -19,9 +19,7 @@ public sealed class InboxLeaseRecoveryTests
     // The first life waits on WeCom far longer than any test runs, so its callbacks stay in handling until the kill.
     private static readonly Dictionary<string, string?> Stalled = new() { ["WeComApi:AttemptTimeout"] = "00:01:00" };
 
-    private string _directory = "";
-    private string _database = "";
-    private string _rules = "";
+    private ProcessWorkspace _workspace = null!;
     private WireMockServer _answering = null!;
     private BlackHole _silent = null!;
     private readonly List<BotProcess> _hosts = [];
@@ -29,15 +27,7 @@ public sealed class InboxLeaseRecoveryTests
     [SetUp]
     public void CreateFolder()
     {
-        _directory = Path.Combine(Path.GetTempPath(), "wecombot-leases", Guid.NewGuid().ToString("N"));
-        _rules = Path.Combine(_directory, "rules");
-        Directory.CreateDirectory(_rules);
-        foreach (var file in Directory.GetFiles(RepoFiles.Path("rules"), "*.yaml"))
-        {
-            File.Copy(file, Path.Combine(_rules, Path.GetFileName(file)));
-        }
-        FakeWeCom.RemoveWelcomeTimeWindow(_rules);
-        _database = Path.Combine(_directory, "bot.db");
+        _workspace = new ProcessWorkspace("wecombot-leases");
         _answering = WireMockServer.Start();
         FakeWeCom.StubAll(_answering);
         _silent = new BlackHole();
@@ -57,15 +47,7 @@ public sealed class InboxLeaseRecoveryTests
         _hosts.Clear();
         _silent.Dispose();
         _answering.Stop();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        _workspace.Dispose();
     }
 
     [Test]
@@ -75,14 +57,14 @@ public sealed class InboxLeaseRecoveryTests
         var first = await StartAsync(_silent.Url, Stalled);
         await PostAsync(first, Enumerable.Range(0, Callbacks).Select(i => ChatCreated($"wrLease{i}")));
         // The first claim is stuck on WeCom, so the callbacks after it wait unleased; the restart must not wait out that one.
-        await FakeWeCom.WaitForDatabaseAsync(_database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL", n => n >= 1);
-        var leasedUntil = await FakeWeCom.ScalarAsync(_database, "SELECT MIN(lease_until) FROM inbox WHERE lease_owner IS NOT NULL");
+        await FakeWeCom.WaitForDatabaseAsync(_workspace.Database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL", n => n >= 1);
+        var leasedUntil = await FakeWeCom.ScalarAsync(_workspace.Database, "SELECT MIN(lease_until) FROM inbox WHERE lease_owner IS NOT NULL");
         first.Kill();
 
         await StartAsync(_answering.Url!);
         // Longer than the 30 s lease, so that a host waiting it out fails the assertion below rather than this wait.
-        await FakeWeCom.WaitForDatabaseAsync(_database, "SELECT COUNT(*) FROM inbox WHERE state = 'handled'", n => n == Callbacks, TimeSpan.FromSeconds(45));
-        var lastHandled = await FakeWeCom.ScalarAsync(_database, "SELECT MAX(handled_at) FROM inbox");
+        await FakeWeCom.WaitForDatabaseAsync(_workspace.Database, "SELECT COUNT(*) FROM inbox WHERE state = 'handled'", n => n == Callbacks, TimeSpan.FromSeconds(45));
+        var lastHandled = await FakeWeCom.ScalarAsync(_workspace.Database, "SELECT MAX(handled_at) FROM inbox");
 
         Assert.That(DateTimeOffset.FromUnixTimeMilliseconds(lastHandled), Is.LessThan(DateTimeOffset.FromUnixTimeMilliseconds(leasedUntil)),
             "every callback was handled before the dead process's leases would have run out");
@@ -96,7 +78,7 @@ public sealed class InboxLeaseRecoveryTests
         var first = await StartAsync(_silent.Url, new(Stalled) { ["Inbox:InstanceId"] = "bot-a" });
         var codes = Enumerable.Range(0, Callbacks).Select(i => $"LEASE-WELCOME-{i}").ToList();
         await PostAsync(first, codes.Select((code, i) => BotApp.ContactAdded($"wmLease{i}", code)));
-        await FakeWeCom.WaitForDatabaseAsync(_database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL", n => n >= 1);
+        await FakeWeCom.WaitForDatabaseAsync(_workspace.Database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL", n => n >= 1);
         first.Kill();
 
         // Another instance (a replacement pod): it cannot tell the dead one's leases from a live one's, so it waits
@@ -105,7 +87,7 @@ public sealed class InboxLeaseRecoveryTests
         var sent = await FakeWeCom.WaitForAsync(_answering, "externalcontact/send_welcome_msg", count: Callbacks, timeout: TimeSpan.FromSeconds(45));
 
         Assert.That(sent.Select(e => FakeWeCom.Json(e).GetProperty("welcome_code").GetString()), Is.EquivalentTo(codes));
-        Assert.That(await FakeWeCom.ScalarAsync(_database, "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome' AND state = 'sent'"), Is.EqualTo(Callbacks));
+        Assert.That(await FakeWeCom.ScalarAsync(_workspace.Database, "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome' AND state = 'sent'"), Is.EqualTo(Callbacks));
     }
 
     [Test]
@@ -114,21 +96,21 @@ public sealed class InboxLeaseRecoveryTests
     {
         var running = await StartAsync(_silent.Url, Stalled);
         await PostAsync(running, [ChatCreated("wrBusy")]);
-        await FakeWeCom.WaitForDatabaseAsync(_database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL", n => n == 1);
+        await FakeWeCom.WaitForDatabaseAsync(_workspace.Database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL", n => n == 1);
 
         var starting = await StartAsync(_answering.Url!);
         // Handled by the new host: its start-up, where it takes back its own earlier leases, is behind it.
         await PostAsync(starting, [ChatCreated("wrMarker")]);
-        await FakeWeCom.WaitForDatabaseAsync(_database, "SELECT COUNT(*) FROM inbox WHERE state = 'handled'", n => n == 1);
+        await FakeWeCom.WaitForDatabaseAsync(_workspace.Database, "SELECT COUNT(*) FROM inbox WHERE state = 'handled'", n => n == 1);
 
-        Assert.That(await FakeWeCom.ScalarAsync(_database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL AND state = 'pending'"),
+        Assert.That(await FakeWeCom.ScalarAsync(_workspace.Database, "SELECT COUNT(*) FROM inbox WHERE lease_owner IS NOT NULL AND state = 'pending'"),
             Is.EqualTo(1), "the running host still holds the callback it is handling");
         Assert.That(FakeWeCom.Calls(_answering, "externalcontact/groupchat/get"), Has.Count.EqualTo(1), "only the marker was handled by the new host");
     }
 
     private async Task<BotProcess> StartAsync(string weComUrl, Dictionary<string, string?>? settings = null)
     {
-        var host = await BotProcess.StartAsync(weComUrl, _database, _rules, settings);
+        var host = await BotProcess.StartAsync(weComUrl, _workspace.Database, _workspace.Rules, settings);
         _hosts.Add(host);
         return host;
     }

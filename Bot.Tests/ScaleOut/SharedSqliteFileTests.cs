@@ -18,7 +18,7 @@ public sealed class SharedSqliteFileTests
     private const int Contacts = 60;
 
     private readonly List<BotProcess> _hosts = [];
-    private string _directory = "";
+    private ProcessWorkspace? _workspace;
     private WireMockServer? _weCom;
 
     [TearDown]
@@ -35,30 +35,15 @@ public sealed class SharedSqliteFileTests
         }
         _hosts.Clear();
         _weCom?.Stop();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Best effort.
-        }
+        _workspace?.Dispose();
     }
 
     [Test]
     [CancelAfter(120_000)]
     public async Task Three_hosts_started_together_on_one_fresh_SQLite_file_migrate_it_once_lose_no_callback_and_welcome_each_customer_once(CancellationToken ct)
     {
-        _directory = Path.Combine(Path.GetTempPath(), "wecombot-shared-sqlite", Guid.NewGuid().ToString("N"));
-        var rules = Path.Combine(_directory, "rules");
-        Directory.CreateDirectory(rules);
-        foreach (var file in Directory.GetFiles(RepoFiles.Path("rules"), "*.yaml"))
-        {
-            File.Copy(file, Path.Combine(rules, Path.GetFileName(file)));
-        }
-        FakeWeCom.RemoveWelcomeTimeWindow(rules);
-        var database = Path.Combine(_directory, "bot.db");
+        _workspace = new ProcessWorkspace("wecombot-shared-sqlite");
+        var (rules, database) = (_workspace.Rules, _workspace.Database);
         _weCom = WireMockServer.Start(new WireMock.Settings.WireMockServerSettings { MaxRequestLogCount = 100_000 });
         FakeWeCom.StubAll(_weCom);
         var settings = new Dictionary<string, string?>
