@@ -1,19 +1,19 @@
-using Bot.Core.Automation;
-using Bot.Core.Inbox;
-using Bot.Core.Lottery;
+using Bot.Core.Handling;
 using Bot.Core.Outbox;
+using Bot.Core.WeCom.Api;
+using Bot.Core.Inbox;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.RateLimiting;
 using Bot.Core.Redis;
 using Bot.Core.Rules;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Bot.Core.Storage;
-using Bot.Core.WeCom.Api;
 using Bot.Core.WeCom.Callbacks;
-using Bot.Web.Admin;
-using Bot.Web.Cli;
-using Bot.Web.Health;
-using Bot.Web.Observability;
-using Bot.Web.WeCom;
+using Bot.Host.Admin;
+using Bot.Host.Cli;
+using Bot.Host.Health;
+using Bot.Host.Observability;
+using Bot.Host.WeCom;
 
 // Operator verbs (rules check, rules simulate, lottery verify, healthcheck, sample-callback) run without the web host.
 if (await BotCommands.TryRunAsync(args) is { } exitCode)
@@ -34,7 +34,7 @@ builder.AddOutbox();             // durable outbox and dispatcher
 builder.AddLottery();            // commit-reveal lottery draws
 builder.AddSeeding();            // trumpet seeding schedules
 builder.AddMassMessageTracking(); // trumpet confirmation, reminders, per-recipient results
-builder.AddAutomation();         // callbacks → rules → outbox → WeCom
+builder.AddHandling();         // callbacks → rules → outbox → WeCom
 builder.AddObservability();      // /metrics, traces
 builder.AddHealth();             // /healthz, /readyz
 builder.AddAdmin();              // /admin, API key

@@ -1,7 +1,9 @@
+using Bot.Core.Campaigns.Preflight;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.Contacts;
 using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

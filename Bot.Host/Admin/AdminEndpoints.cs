@@ -1,14 +1,15 @@
-using Bot.Core.Automation;
-using Bot.Core.Inbox;
-using Bot.Core.Lottery;
-using Bot.Core.Observability;
+using Bot.Core.Campaigns.Preflight;
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
+using Bot.Core.WeCom.Api;
+using Bot.Core.Inbox;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Rules;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Bot.Web.Admin;
+namespace Bot.Host.Admin;
 
 /// <summary>
 /// The operators' surface under /admin, every route behind <see cref="AdminKeyFilter"/>. Public lottery
@@ -137,7 +138,7 @@ public static class AdminEndpoints
 
     /// <summary>Entries from an H5 page or sidebar tool that knows the customer's external userid; same rules as the keyword.</summary>
     private static async Task<Results<Ok<LotteryEntryResponse>, ProblemHttpResult>> EnterLotteryAsync(
-        string name, [FromBody] LotteryEntryRequest request, LotteryService lotteries, Bot.Core.Automation.WeComDirectory directory, CancellationToken ct)
+        string name, [FromBody] LotteryEntryRequest request, LotteryService lotteries, WeComDirectory directory, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(request.ExternalUserId))
         {

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 
-namespace Bot.Web.Admin;
+namespace Bot.Host.Admin;
 
 /// <summary>Guards every `/admin` route: constant-time comparison of the configured key, closed when none is set.</summary>
 internal sealed partial class AdminKeyFilter(IOptionsMonitor<AdminOptions> options, ILogger<AdminKeyFilter> logger)

@@ -1,4 +1,4 @@
-namespace Bot.Web.Admin;
+namespace Bot.Host.Admin;
 
 /// <summary>The `Admin` section. With no ApiKey the admin surface is closed (404), never open.</summary>
 public sealed class AdminOptions

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text;
 using Bot.Core.Inbox;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Observability;
 using Bot.Core.Outbox;
 using Bot.Core.Rules;
 
-namespace Bot.Web.Admin;
+namespace Bot.Host.Admin;
 
 /// <summary>The one-page, read-only status view at /admin: plain HTML rendered on the server, no script.</summary>
 internal static class StatusPage

@@ -1,19 +1,21 @@
 using System.Text.Json;
-using Bot.Core.Automation;
+using Bot.Core.Campaigns.Preflight;
+using Bot.Core.Rules.Preview;
+using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.Contacts;
 using Bot.Core.Inbox;
-using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Rules;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Bot.Core.Storage;
 using Bot.Core.WeCom;
 using Bot.Core.WeCom.Callbacks;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace Bot.Web.Cli;
+namespace Bot.Host.Cli;
 
 /// <summary>
 /// The operator verbs of the same binary. Each runs and exits without starting the web host, and reads the same
@@ -226,7 +228,7 @@ public static class BotCommands
     /// <summary>A host with the service's configuration (appsettings.json beside the binary, then the usual sources) for verbs that touch the database.</summary>
     private static HostApplicationBuilder CommandHostBuilder()
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         // First, so appsettings.json in the working directory and the environment (ConnectionStrings__Bot) override it.
         var shipped = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
         {
@@ -244,7 +246,7 @@ public static class BotCommands
 
     private static async Task<int> PreflightAsync(BroadcastTargetKind kind, string list, string sender, TextWriter output, TextWriter error)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         var shipped = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
         {
             Path = Path.Combine(AppContext.BaseDirectory, "appsettings.json"),

@@ -3,7 +3,7 @@ using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
-namespace Bot.Web.Health;
+namespace Bot.Host.Health;
 
 /// <summary>
 /// Ready while a callback could be stored: the schema is migrated and the inbox takes a write within

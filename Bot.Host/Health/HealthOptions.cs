@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
-namespace Bot.Web.Health;
+namespace Bot.Host.Health;
 
 /// <summary>The `Health` section.</summary>
 public sealed class HealthOptions

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Bot.Web.Health;
+namespace Bot.Host.Health;
 
 /// <summary>
 /// Degraded, never Unhealthy, when Redis is down or slow: callbacks are still stored and acknowledged without it, and

@@ -2,7 +2,7 @@ using Bot.Core.Observability;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
-namespace Bot.Web.Observability;
+namespace Bot.Host.Observability;
 
 /// <summary>The `Observability` section.</summary>
 public sealed class ObservabilityOptions

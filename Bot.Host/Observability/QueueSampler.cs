@@ -3,7 +3,7 @@ using Bot.Core.Observability;
 using Bot.Core.Outbox;
 using Bot.Core.Storage;
 
-namespace Bot.Web.Observability;
+namespace Bot.Host.Observability;
 
 /// <summary>Samples queue depths every few seconds for /metrics and the admin view (gauges must not query on scrape).</summary>
 internal sealed partial class QueueSampler(

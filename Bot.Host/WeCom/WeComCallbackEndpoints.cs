@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
-namespace Bot.Web.WeCom;
+namespace Bot.Host.WeCom;
 
 /// <summary>
 /// WeCom's callback URLs. The order is fixed: size cap → signature → timestamp → decrypt → receiveId → parse →

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Bot.Tests.Fixtures;

@@ -3,7 +3,7 @@ using Bot.Core.Outbox;
 using Bot.Core.Rules;
 using Bot.Tests.Contacts;
 using Bot.Tests.Fixtures;
-using Bot.Web.Cli;
+using Bot.Host.Cli;
 using Microsoft.Extensions.Time.Testing;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;

@@ -4,10 +4,9 @@ using Bot.Core.Inbox;
 using Bot.Core.Storage;
 using Bot.Core.WeCom.Callbacks;
 using Bot.Tests.Fixtures;
-using Bot.Web.Cli;
+using Bot.Host.Cli;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bot.Tests.Cli;
@@ -182,7 +181,7 @@ public sealed class RulesBacktestTests
     /// <summary>A day of callbacks: a Shanghai-store contact every hour, six Beijing-mall contacts, customer messages.</summary>
     private static async Task RecordDayAsync(string connectionString)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Bot"] = connectionString });
         builder.AddStorage();
         builder.AddInbox();

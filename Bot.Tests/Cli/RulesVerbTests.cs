@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Bot.Tests.Fixtures;
-using Bot.Web.Cli;
+using Bot.Host.Cli;
 
 namespace Bot.Tests.Cli;
 

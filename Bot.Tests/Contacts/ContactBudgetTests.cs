@@ -2,13 +2,13 @@ using System.Net;
 using System.Net.Http.Json;
 using Bot.Core.Contacts;
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Redis;
 using Bot.Tests.Fixtures;
 using Bot.Tests.Outbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -215,7 +215,7 @@ public sealed class ContactBudgetTests
     [Test]
     public void Configuration_adds_kinds_and_cannot_budget_the_welcome()
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ContactBudget:Kinds:reply"] = "Drop",
@@ -293,7 +293,7 @@ public sealed class ContactBudgetTests
             {
                 Environment.SetEnvironmentVariable(key, value);
             }
-            exit = await Bot.Web.Cli.BotCommands.TryRunAsync(args, output, TextWriter.Null, TimeProvider.System);
+            exit = await Bot.Host.Cli.BotCommands.TryRunAsync(args, output, TextWriter.Null, TimeProvider.System);
         }
         finally
         {

@@ -1,8 +1,10 @@
+using Bot.Core.Handling;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Tests.EndToEnd;
 using Bot.Tests.Fixtures;
 using WireMock.Logging;
@@ -98,7 +100,7 @@ public sealed class OptOutAllPathsTests
             Assert.That(Field(broadcast, "external_userid[0]"), Is.EqualTo(Control));
             Assert.That(Text(announcement), Does.Contain("开奖啦").And.Contain(ControlName).And.Not.Contain(OptedOutName),
                 "both entrants win; the one who opted out is not named");
-            Assert.That(Text(announcement), Does.Contain(Bot.Core.Automation.AutomationServiceCollectionExtensions.UnnamedWinner));
+            Assert.That(Text(announcement), Does.Contain(HandlingServiceCollectionExtensions.UnnamedWinner));
             Assert.That(controlTags.SelectMany(e => FakeWeCom.Json(e).GetProperty("add_tag").EnumerateArray()).Select(t => t.GetString()),
                 Does.Contain(WinnerTagId));
 

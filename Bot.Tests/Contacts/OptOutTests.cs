@@ -3,11 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Bot.Core.Contacts;
 using Bot.Core.Outbox;
-using Bot.Core.RateLimiting;
 using Bot.Tests.Fixtures;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Bot.Core.Inbox;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Tests.Fixtures;
 
 namespace Bot.Tests.EndToEnd;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Bot.Tests.Fixtures;
 using Microsoft.Data.Sqlite;
 using WireMock.Logging;
 using WireMock.RequestBuilders;

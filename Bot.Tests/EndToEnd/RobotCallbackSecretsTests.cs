@@ -3,7 +3,6 @@ using Bot.Core.Inbox;
 using Bot.Core.WeCom;
 using Bot.Core.WeCom.Callbacks;
 using Bot.Tests.Fixtures;
-using Microsoft.Extensions.Options;
 
 namespace Bot.Tests.EndToEnd;
 

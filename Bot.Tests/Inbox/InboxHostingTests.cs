@@ -79,7 +79,7 @@ public sealed class InboxHostingTests
 
     private IHost Build(Dictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         settings["ConnectionStrings:Bot"] = $"Data Source={Path.Combine(_folder, "bot.db")}";
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddStorage();

@@ -1,4 +1,4 @@
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bot.Tests.Lottery;

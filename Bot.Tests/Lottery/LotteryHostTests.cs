@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Tests.EndToEnd;
 using Bot.Tests.Fixtures;
 

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Dapper;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,5 +1,5 @@
 using System.Reflection;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Storage;
 using Microsoft.SqlServer.TransactSql.ScriptDom;
 

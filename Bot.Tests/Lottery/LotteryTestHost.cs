@@ -1,4 +1,4 @@
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
@@ -59,7 +59,7 @@ internal sealed class LotteryTestHost : IAsyncDisposable
         IReadOnlyDictionary<string, string>? names = null,
         IDictionary<string, string?>? settings = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:Bot"] = $"Data Source={databaseFile}",

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Dapper;
 using Microsoft.Extensions.Time.Testing;
 
@@ -240,7 +240,7 @@ public sealed class LotteryVerifyCliTests
         int? exit;
         try
         {
-            exit = await Bot.Web.Cli.BotCommands.TryRunAsync(["lottery", "verify", "weekend-coffee"], output, TextWriter.Null, TimeProvider.System);
+            exit = await Bot.Host.Cli.BotCommands.TryRunAsync(["lottery", "verify", "weekend-coffee"], output, TextWriter.Null, TimeProvider.System);
         }
         finally
         {

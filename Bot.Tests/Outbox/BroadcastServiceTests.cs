@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Bot.Core.Outbox;
-using Bot.Core.RateLimiting;
+using Bot.Core.Campaigns.MassMessages;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bot.Tests.Outbox;

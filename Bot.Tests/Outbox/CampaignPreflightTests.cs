@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
-using Bot.Core.Lottery;
+using Bot.Core.Campaigns.Lottery;
 using Bot.Core.RateLimiting;
 using Bot.Core.Redis;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Bot.Tests.Fixtures;
-using Bot.Web.Cli;
+using Bot.Host.Cli;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;

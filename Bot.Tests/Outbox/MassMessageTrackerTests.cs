@@ -1,7 +1,8 @@
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Redis;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Bot.Tests.Fixtures;
 using Bot.Tests.WeCom.Api;
 using Dapper;

@@ -1,4 +1,5 @@
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Redis;
 using Bot.Tests.Fixtures;

@@ -1,4 +1,5 @@
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Microsoft.Extensions.Configuration;
@@ -13,7 +14,7 @@ public sealed class OutboxRegistrationTests
 {
     private static HostApplicationBuilder Builder(params (string Key, string Value)[] settings)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)));
         builder.AddStorage();
         builder.AddOutbox();

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Bot.Core.Contacts;
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Microsoft.Data.Sqlite;

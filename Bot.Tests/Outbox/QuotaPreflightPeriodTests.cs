@@ -1,4 +1,5 @@
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.Preflight;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

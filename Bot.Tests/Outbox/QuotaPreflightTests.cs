@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Bot.Core.RateLimiting;
 using Bot.Tests.Fixtures;
-using Bot.Web.Cli;
+using Bot.Host.Cli;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using WireMock.RequestBuilders;

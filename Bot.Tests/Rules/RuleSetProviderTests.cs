@@ -163,13 +163,13 @@ public sealed class RuleSetProviderTests
     {
         using var bad = new RuleFolder().Write("a.yaml", "welcome:\n  - name: a\n");
 
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration["Rules:Path"] = bad.Path;
         builder.AddRules();
         using var badHost = builder.Build();
         Assert.ThrowsAsync<RuleLoadException>(() => badHost.StartAsync());
 
-        var good = Host.CreateApplicationBuilder();
+        var good = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         good.Configuration["Rules:Path"] = SharedFiles.Path("examples", "rules");
         good.AddRules();
         using var goodHost = good.Build();
@@ -194,7 +194,7 @@ public sealed class RuleSetProviderTests
     [TestCase("MaxReplyTextBytes", "0")]
     public void A_bad_rules_option_fails_start_up_naming_the_key(string key, string value)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration["Rules:Path"] = SharedFiles.Path("examples", "rules");
         builder.Configuration["Rules:" + key] = value;
         builder.AddRules();

@@ -1,6 +1,6 @@
 using Bot.Core.RateLimiting;
 using Bot.Core.Groups;
-using Bot.Core.Seeding;
+using Bot.Core.Campaigns.Seeding;
 using Bot.Tests.Fixtures;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;

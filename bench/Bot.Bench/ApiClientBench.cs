@@ -2,13 +2,6 @@ using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Running;
 using Bot.Core.WeCom.Api;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace Bot.Bench;
 
@@ -48,7 +41,7 @@ public class ApiClientBench
 
         _raw = new HttpClient { BaseAddress = new Uri(baseUrl) };
 
-        var botBuilder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var botBuilder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         botBuilder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["WeCom:CorpId"] = "wwbench",

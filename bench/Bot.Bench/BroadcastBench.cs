@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Bot.Core.Outbox;
+using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Microsoft.Data.Sqlite;

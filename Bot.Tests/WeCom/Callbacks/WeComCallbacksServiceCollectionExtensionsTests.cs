@@ -19,7 +19,7 @@ public sealed class WeComCallbacksServiceCollectionExtensionsTests
 
     private static IHost Build(Dictionary<string, string?> settings)
     {
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddWeComCallbacks();
         return builder.Build();

@@ -1,0 +1,206 @@
+using Bot.Core.Groups;
+using System.Net.Http.Json;
+using Bot.Core.Observability;
+using Bot.Core.RateLimiting;
+using Bot.Core.WeCom.Api;
+using Microsoft.Extensions.Logging;
+
+namespace Bot.Core.Outbox;
+
+/// <summary>
+/// Turns one outbox item into its WeCom call and the call's fate into an outcome. Resilience inside the client has
+/// already run (token refresh, retries of calls WeCom said it did not do); what reaches here is decided by errcode.
+/// </summary>
+public sealed partial class WeComOutboxSender(
+    WeComApiClient api,
+    WeComDirectory directory,
+    GroupWelcomeBatches batches,
+    IHttpClientFactory httpClients,
+    BotMetrics metrics,
+    TimeProvider time,
+    ILogger<WeComOutboxSender> logger) : IOutboxSender
+{
+    /// <summary>The named client for robot response_url replies (a full URL WeCom hands us, valid once for an hour).</summary>
+    public const string ResponseUrlClient = "wecom-response-url";
+
+    public async Task<OutboxSendOutcome> SendAsync(OutboxItem item, CancellationToken ct)
+    {
+        using var activity = BotMetrics.ActivitySource.StartActivity("outbox.send");
+        activity?.SetTag("outbox.kind", item.Kind);
+        activity?.SetTag("outbox.id", item.Id);
+        try
+        {
+            var remote = await CallAsync(item, ct);
+            return new OutboxSendOutcome.Sent(remote);
+        }
+        catch (WeComOutcomeUnknownException ex)
+        {
+            Log.Unknown(logger, item.Id, item.Kind, ex.Api);
+            return new OutboxSendOutcome.OutcomeUnknown($"{ex.Api}: no answer after the request may have been applied");
+        }
+        catch (WeComApiException ex)
+        {
+            Log.Refused(logger, item.Id, item.Kind, ex.Api, ex.ErrCode, ex.Class);
+            return Classify(item, ex);
+        }
+        catch (HttpRequestException ex) when (item.Kind is OutboxKinds.Reply or OutboxKinds.PreferenceReply)
+        {
+            // A response_url reply may have been delivered before the connection broke.
+            return new OutboxSendOutcome.OutcomeUnknown($"response_url: {ex.Message}");
+        }
+        finally
+        {
+            activity?.Dispose();
+        }
+    }
+
+    private OutboxSendOutcome Classify(OutboxItem item, WeComApiException ex)
+    {
+        if (item.Kind == OutboxKinds.Welcome)
+        {
+            var welcome = OutboundPayloads.Deserialize<WelcomePayload>(item.Payload);
+            var outcome = ex.ErrCode switch
+            {
+                WeComErrorCodes.CustomerAlreadyChatting => "41051",
+                WeComErrorCodes.WelcomeBeingSent => "41096",
+                _ => "failed",
+            };
+            if (ex.ErrCode != WeComErrorCodes.WelcomeBeingSent)
+            {
+                metrics.WelcomeAnswered(SinceCallback(item), outcome, welcome.State, welcome.Guide);
+            }
+        }
+        var notApplied = WeComErrorCodes.NotApplied(ex.ErrCode);
+        return ex.Class switch
+        {
+            WeComErrorClass.RateLimited => new OutboxSendOutcome.RateLimited(null, ex.RetryAfter ?? TimeSpan.FromSeconds(60), ex.ErrCode),
+            WeComErrorClass.Transient or WeComErrorClass.TokenInvalid =>
+                new OutboxSendOutcome.RetryLater(ex.RetryAfter ?? TimeSpan.FromSeconds(2), ex.ErrCode, ex.ErrMsg) { NotApplied = notApplied },
+            _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: {ex.ErrMsg}") { NotApplied = notApplied },
+        };
+    }
+
+    private async Task<string?> CallAsync(OutboxItem item, CancellationToken ct)
+    {
+        switch (item.Kind)
+        {
+            case OutboxKinds.Welcome:
+                var welcome = OutboundPayloads.Deserialize<WelcomePayload>(item.Payload);
+                await api.SendWelcomeMessageAsync(welcome.Request, ct);
+                metrics.WelcomeAnswered(SinceCallback(item), "sent", welcome.State, welcome.Guide);
+                return null;
+            case OutboxKinds.TagChange:
+                return await MarkTagsAsync(OutboundPayloads.Deserialize<TagChangePayload>(item.Payload), ct);
+            case OutboxKinds.Reply or OutboxKinds.PreferenceReply:
+                return await ReplyAsync(OutboundPayloads.Deserialize<ReplyPayload>(item.Payload), ct);
+            case OutboxKinds.GroupWelcome or OutboxKinds.LotteryAnnouncement or OutboxKinds.SeedingPost:
+                return await PostToGroupAsync(OutboundPayloads.Deserialize<GroupPostPayload>(item.Payload), ct);
+            case OutboxKinds.Broadcast:
+                var task = await api.AddMsgTemplateAsync(OutboundPayloads.Deserialize<AddMsgTemplateRequest>(item.Payload), ct);
+                return task.MsgId;
+            case OutboxKinds.GroupWelcomeTemplate:
+                return await api.AddGroupWelcomeTemplateAsync(OutboundPayloads.Deserialize<GroupWelcomeTemplate>(item.Payload), ct);
+            case OutboxKinds.AppMessage:
+                return (await api.SendAppMessageAsync(OutboundPayloads.Deserialize<AppMessage>(item.Payload), ct)).MsgId;
+            default:
+                throw new WeComApiException(item.Kind, WeComErrorCodes.InvalidParameter, $"no sender for outbox kind '{item.Kind}'");
+        }
+    }
+
+    /// <summary>
+    /// One mark_tag per customer and item, with only the tags the customer lacks: re-tagging is a no-op and costs
+    /// no mark_tag call.
+    /// </summary>
+    private async Task<string?> MarkTagsAsync(TagChangePayload payload, CancellationToken ct)
+    {
+        var customer = await directory.GetCustomerAsync(payload.ExternalUserId, ct);
+        var guide = payload.UserId ?? customer.FollowUsers.OrderBy(f => f.CreateTime).FirstOrDefault()?.UserId
+            ?? throw new WeComApiException("externalcontact/get", WeComErrorCodes.RelationshipGone, "the customer follows no member");
+        var ids = await directory.ResolveTagIdsAsync(payload.Tags, ct);
+        var present = customer.FollowUsers.Where(f => f.UserId == guide).SelectMany(f => f.Tags).Select(t => t.TagId).ToHashSet();
+        var missing = ids.Where(id => !present.Contains(id)).Distinct().ToList();
+        if (missing.Count == 0)
+        {
+            return "no-op";
+        }
+        await api.MarkTagAsync(new MarkTagRequest { UserId = guide, ExternalUserId = payload.ExternalUserId, AddTags = missing }, ct);
+        directory.ForgetCustomer(payload.ExternalUserId);
+        return string.Join(',', missing);
+    }
+
+    private async Task<string?> ReplyAsync(ReplyPayload payload, CancellationToken ct)
+    {
+        if (payload.ResponseUrl is { } url)
+        {
+            var http = httpClients.CreateClient(ResponseUrlClient);
+            using var response = await http.PostAsJsonAsync(url, new { msgtype = "markdown", markdown = new { content = payload.Text } }, ct);
+            response.EnsureSuccessStatusCode();
+            return null;
+        }
+        var result = await api.SendAppMessageAsync(AppMessage.TextTo(payload.ToUser!, payload.Text), ct);
+        return result.MsgId;
+    }
+
+    private async Task<string?> PostToGroupAsync(GroupPostPayload payload, CancellationToken ct)
+    {
+        var text = payload.Text;
+        if (payload.BatchKey is { } batchKey)
+        {
+            var members = await batches.MembersAsync(batchKey, ct);
+            if (members.Count == 0)
+            {
+                // A batch always starts with a joiner, so every one of them opted out: a greeting naming nobody is not sent.
+                return "no-op: every joiner opted out";
+            }
+            text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(payload.ChatId, members, ct), StringComparison.Ordinal);
+        }
+        if (payload.Channel == GroupPostChannels.Robot)
+        {
+            // The rule loader only warns about a robot channel without a key (the rule may be mid-edit); posting
+            // cannot work without one, so the item fails with that reason instead of an exception's.
+            var key = payload.RobotKey
+                ?? throw new WeComApiException(QuotaRules.WebhookSend, WeComErrorCodes.InvalidParameter, "the rule's channel is robot but it has no robot_key");
+            await api.SendRobotWebhookAsync(key, RobotWebhookMessage.ForText(text), ct);
+            return null;
+        }
+        var task = await api.AddMsgTemplateAsync(new AddMsgTemplateRequest
+        {
+            ChatType = ChatTypes.Group,
+            Sender = payload.Sender,
+            ChatIds = [payload.ChatId],
+            Text = new MessageText(text),
+        }, ct);
+        return task.MsgId;
+    }
+
+    private async Task<string> MemberNamesAsync(string chatId, IReadOnlyList<string> members, CancellationToken ct)
+    {
+        var names = new List<string>(members.Count);
+        foreach (var member in members)
+        {
+            try
+            {
+                names.Add("@" + (await directory.GetCustomerAsync(member, ct)).Contact.Name);
+            }
+            catch (WeComApiException)
+            {
+                // Not every joiner is a contact of ours (joined by QR code); a name-less greeting beats none.
+                names.Add("@新朋友");
+            }
+        }
+        return string.Join(' ', names);
+    }
+
+    // A welcome's deadline is its callback's arrival plus WeCom's 20 s, so the arrival is derivable.
+    private TimeSpan SinceCallback(OutboxItem item) =>
+        time.GetUtcNow() - ((item.Deadline ?? item.CreatedAt + OutboxKinds.WelcomeDeadline) - OutboxKinds.WelcomeDeadline);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Outbox item {Id} ({Kind}): {Api} answered errcode {ErrCode} ({Class})")]
+        public static partial void Refused(ILogger logger, long id, string kind, string api, int errCode, WeComErrorClass @class);
+
+        [LoggerMessage(2, LogLevel.Warning, "Outbox item {Id} ({Kind}): outcome of {Api} unknown; it is recorded and not resent")]
+        public static partial void Unknown(ILogger logger, long id, string kind, string api);
+    }
+}
