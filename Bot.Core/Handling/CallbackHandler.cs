@@ -34,9 +34,9 @@ internal sealed partial class CallbackHandler(
     IOptionsMonitor<ContactPreferencesOptions> preferenceOptions,
     IOptions<HandlingOptions> handlingOptions,
     TimeProvider time,
-    ILogger<CallbackHandler> logger) : IInboxHandler
+    ILogger<CallbackHandler> logger) : ICallbackHandler
 {
-    public async Task HandleAsync(InboxItem item, CancellationToken ct)
+    public async Task HandleAsync(StoredCallback item, CancellationToken ct)
     {
         var parsed = Parse(item);
         var ruleSet = rules.Current;
@@ -85,7 +85,7 @@ internal sealed partial class CallbackHandler(
     /// A customer's callbacks (added, edited, deleted) stay in order, and so do a group's (created, updated, its
     /// messages, dismissed) and a staff member's messages; different customers and groups are handled side by side.
     /// </summary>
-    public string OrderingKey(InboxItem item)
+    public string OrderingKey(StoredCallback item)
     {
         CallbackEvent callback;
         try
@@ -125,7 +125,7 @@ internal sealed partial class CallbackHandler(
         [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.AddHalf}"] = OutboxKinds.WelcomeDeadline,
     };
 
-    private static ParsedCallback Parse(InboxItem item) =>
+    private static ParsedCallback Parse(StoredCallback item) =>
         item.Kind.StartsWith("robot/", StringComparison.Ordinal)
             ? RobotCallbackParser.Parse(item.Body, item.ReceivedAt)
             : CallbackParser.Parse(item.Body);
@@ -377,7 +377,7 @@ internal sealed partial class CallbackHandler(
         _ => throw new ArgumentOutOfRangeException(nameof(attachment)),
     };
 
-    private sealed record Origin(InboxItem Item, string RuleSetVersion)
+    private sealed record Origin(StoredCallback Item, string RuleSetVersion)
     {
         public OutboxProvenance For(RuleRef rule) =>
             new(Item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), rule.Name, rule.File, rule.Line, rule.RuleSetVersion);

@@ -33,7 +33,7 @@ public static class HandlingServiceCollectionExtensions
         services.TryAddSingleton<GroupWelcomeBatches>();
         services.TryAddSingleton<CustomerGroupStore>();
         services.TryAddSingleton<IOutboxSender, WeComOutboxSender>();
-        services.AddSingleton<IInboxHandler, CallbackHandler>();
+        services.AddSingleton<ICallbackHandler, CallbackHandler>();
         services.TryAddSingleton<CampaignOutbound>();
         services.TryAddSingleton<CampaignPreflight>();
         services.Replace(ServiceDescriptor.Singleton<Func<LotteryDrawResult, CancellationToken, Task>>(

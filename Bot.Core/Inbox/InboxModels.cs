@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 namespace Bot.Core.Inbox;
 
 /// <summary>A verified, decrypted WeCom callback to store before acknowledging it.</summary>
@@ -32,12 +33,8 @@ public abstract record InboxAppendResult
     }
 }
 
-/// <summary>A stored callback handed to every <see cref="IInboxHandler"/>.</summary>
-/// <param name="Attempts">How many earlier handling attempts failed.</param>
-public sealed record InboxItem(long Id, string DedupeKey, string Kind, DateTimeOffset ReceivedAt, string Body, int Attempts);
-
 /// <summary>A callback a worker has leased, and until when the lease holds it.</summary>
-internal sealed record ClaimedItem(InboxItem Item, DateTimeOffset LeaseUntil);
+internal sealed record ClaimedItem(StoredCallback Item, DateTimeOffset LeaseUntil);
 
 public enum InboxState
 {
@@ -61,26 +58,3 @@ public sealed record InboxRecord(
 
 /// <param name="OldestPendingAge">How long the oldest pending callback has waited; null when none is pending.</param>
 public sealed record InboxStats(long Pending, TimeSpan? OldestPendingAge, long Parked, long Handled);
-
-/// <summary>
-/// Handles stored callbacks. Delivery is at least once (a crash after handling but before the item is marked
-/// handled runs it again, and a failure in one handler re-runs all of them), so every handler must be idempotent.
-/// </summary>
-public interface IInboxHandler
-{
-    Task HandleAsync(InboxItem item, CancellationToken ct);
-
-    /// <summary>
-    /// Callbacks with the same key (the same customer, the same group) are handled one after another in arrival
-    /// order; callbacks with different keys may be handled at the same time. The default, one key for everything,
-    /// handles every callback in turn.
-    /// </summary>
-    string OrderingKey(InboxItem item) => "";
-
-    /// <summary>
-    /// Kinds of callback whose work is worthless some time after it was received (a contact-add's welcome_code lives
-    /// 20 s), with that time. The worker holds such a callback for at most a quarter of it, so that when the instance
-    /// handling it dies, another takes it over while it is still worth doing.
-    /// </summary>
-    IReadOnlyDictionary<string, TimeSpan> Deadlines => System.Collections.Immutable.ImmutableDictionary<string, TimeSpan>.Empty;
-}

@@ -30,7 +30,7 @@ public sealed class InboxOptions : IValidatableObject
 
     /// <summary>
     /// How long a claimed callback is held before another worker may take it. Callbacks whose handler declares a
-    /// deadline (<see cref="IInboxHandler.Deadlines"/>) are held for at most a quarter of it.
+    /// deadline (<see cref="ICallbackHandler.Deadlines"/>) are held for at most a quarter of it.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);

@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -13,7 +14,7 @@ public static class InboxServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="InboxWriter"/> (group commit, hosted so that shutdown drains it), <see cref="InboxStore"/>
     /// the inbox worker and the purger of handled callbacks past retention. Needs <c>AddStorage()</c>; handlers are
-    /// registered as singleton <see cref="IInboxHandler"/>.
+    /// registered as singleton <see cref="ICallbackHandler"/>.
     /// </summary>
     public static IHostApplicationBuilder AddInbox(this IHostApplicationBuilder builder)
     {
@@ -38,7 +39,7 @@ public static class InboxServiceCollectionExtensions
             sp.GetRequiredService<InboxStore>(),
             sp.GetRequiredService<InboxSignal>(),
             sp.GetRequiredService<InboxMetrics>(),
-            sp.GetServices<IInboxHandler>(),
+            sp.GetServices<ICallbackHandler>(),
             sp.GetRequiredService<IOptions<InboxOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             Random.Shared.NextDouble,

@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using System.Runtime.CompilerServices;
 using Bot.Core.Storage;
 using Dapper;
@@ -100,7 +101,7 @@ public sealed class InboxStore
     /// Streams every callback received at or after <paramref name="since"/>, oldest first, whatever its state, one
     /// page per query so that a long history never holds a reader open across the caller's work.
     /// </summary>
-    public async IAsyncEnumerable<InboxItem> ListSinceAsync(DateTimeOffset since, [EnumeratorCancellation] CancellationToken ct)
+    public async IAsyncEnumerable<StoredCallback> ListSinceAsync(DateTimeOffset since, [EnumeratorCancellation] CancellationToken ct)
     {
         // Keyset paging on (received_at, id), which is the order of ix_inbox_received_at (id is its row locator).
         const string sqlite = $"""
@@ -288,7 +289,7 @@ public sealed class InboxStore
 
         public int Attempts { get; set; }
 
-        public InboxItem ToItem() => new(Id, DedupeKey, Kind, DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt), Body, Attempts);
+        public StoredCallback ToItem() => new(Id, DedupeKey, Kind, DateTimeOffset.FromUnixTimeMilliseconds(ReceivedAt), Body, Attempts);
     }
 
     private sealed class RecordRow : ItemRow

@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -5,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Bot.Core.Inbox;
 
 /// <summary>
-/// Handles stored callbacks: leases a batch of due ones, runs every <see cref="IInboxHandler"/> on each, and marks it
+/// Handles stored callbacks: leases a batch of due ones, runs every <see cref="ICallbackHandler"/> on each, and marks it
 /// handled, or schedules a retry with exponential backoff and jitter, parking it after
 /// <see cref="InboxOptions.MaxAttempts"/> failures. A worker that dies mid-batch leaves only leases behind: its
 /// instance takes them back as soon as it starts again, and otherwise any worker on the same database takes the
@@ -16,7 +17,7 @@ internal sealed partial class InboxWorker : BackgroundService
     private readonly InboxStore _store;
     private readonly InboxSignal _signal;
     private readonly InboxMetrics _metrics;
-    private readonly IInboxHandler[] _handlers;
+    private readonly ICallbackHandler[] _handlers;
     private readonly InboxOptions _options;
     private readonly TimeProvider _time;
     private readonly Func<double> _random;
@@ -30,7 +31,7 @@ internal sealed partial class InboxWorker : BackgroundService
         InboxStore store,
         InboxSignal signal,
         InboxMetrics metrics,
-        IEnumerable<IInboxHandler> handlers,
+        IEnumerable<ICallbackHandler> handlers,
         IOptions<InboxOptions> options,
         TimeProvider time,
         Func<double> random,
@@ -161,7 +162,7 @@ internal sealed partial class InboxWorker : BackgroundService
         return items.Count;
     }
 
-    private int Lane(InboxItem item)
+    private int Lane(StoredCallback item)
     {
         if (_options.HandlerConcurrency == 1 || _handlers.Length == 0)
         {
@@ -195,7 +196,7 @@ internal sealed partial class InboxWorker : BackgroundService
         }
     }
 
-    private async Task HandleItemAsync(InboxItem item, CancellationToken stoppingToken)
+    private async Task HandleItemAsync(StoredCallback item, CancellationToken stoppingToken)
     {
         using var scope = Log.ItemScope(_logger, item.Id, item.Kind);
         try
@@ -235,7 +236,7 @@ internal sealed partial class InboxWorker : BackgroundService
         }
     }
 
-    private async Task RecordFailureAsync(InboxItem item, Exception error, CancellationToken stoppingToken)
+    private async Task RecordFailureAsync(StoredCallback item, Exception error, CancellationToken stoppingToken)
     {
         var attempts = item.Attempts + 1;
         var park = attempts >= _options.MaxAttempts;
@@ -264,7 +265,7 @@ internal sealed partial class InboxWorker : BackgroundService
         }
     }
 
-    private async Task ReleaseQuietlyAsync(InboxItem item)
+    private async Task ReleaseQuietlyAsync(StoredCallback item)
     {
         try
         {

@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
@@ -35,7 +36,7 @@ public sealed class AdminEndpointTests
     {
         var handler = new SwitchableHandler();
         using var bot = new BotApp(settings: new Dictionary<string, string?> { ["Inbox:MaxAttempts"] = "1" });
-        using var app = bot.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<IInboxHandler>(handler)));
+        using var app = bot.WithWebHostBuilder(b => b.ConfigureServices(s => s.AddSingleton<ICallbackHandler>(handler)));
         using var client = app.CreateClient();
         client.DefaultRequestHeaders.Add("X-Admin-Key", BotApp.AdminKey);
 
@@ -177,13 +178,13 @@ public sealed class AdminEndpointTests
     private sealed record EntryResponse(string Outcome);
 
     /// <summary>An extra inbox handler that fails until told otherwise, so an item gets parked.</summary>
-    private sealed class SwitchableHandler : IInboxHandler
+    private sealed class SwitchableHandler : ICallbackHandler
     {
         public volatile bool Fail = true;
 
         public TaskCompletionSource<long> Succeeded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task HandleAsync(InboxItem item, CancellationToken ct)
+        public Task HandleAsync(StoredCallback item, CancellationToken ct)
         {
             if (Fail)
             {

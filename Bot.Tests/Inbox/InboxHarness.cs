@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Core.Storage;
 using Bot.Tests.Storage;
@@ -66,7 +67,7 @@ internal sealed class InboxHarness : IAsyncDisposable
     }
 
     /// <summary>A worker on the same database; give each extra worker its own signal, as separate processes have.</summary>
-    public InboxWorker Worker(IInboxHandler handler, InboxSignal? signal = null, double jitter = 1.0)
+    public InboxWorker Worker(ICallbackHandler handler, InboxSignal? signal = null, double jitter = 1.0)
     {
         var logger = new FakeLogger<InboxWorker>(Logs);
         var store = signal is null ? Store : new InboxStore(Database, signal, Time);
@@ -88,17 +89,17 @@ internal sealed class InboxHarness : IAsyncDisposable
 }
 
 /// <summary>Records every call; tests await a count of calls instead of sleeping.</summary>
-internal sealed class RecordingHandler(Func<InboxItem, int, CancellationToken, Task>? behaviour = null) : IInboxHandler
+internal sealed class RecordingHandler(Func<StoredCallback, int, CancellationToken, Task>? behaviour = null) : ICallbackHandler
 {
     private readonly Lock _gate = new();
-    private readonly List<(InboxItem Item, DateTimeOffset At)> _calls = [];
+    private readonly List<(StoredCallback Item, DateTimeOffset At)> _calls = [];
     private readonly List<(int Count, TaskCompletionSource Reached)> _waiters = [];
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     public IReadOnlyDictionary<string, TimeSpan> Deadlines { get; init; } = new Dictionary<string, TimeSpan>();
 
-    public IReadOnlyList<(InboxItem Item, DateTimeOffset At)> Calls
+    public IReadOnlyList<(StoredCallback Item, DateTimeOffset At)> Calls
     {
         get
         {
@@ -109,7 +110,7 @@ internal sealed class RecordingHandler(Func<InboxItem, int, CancellationToken, T
         }
     }
 
-    public async Task HandleAsync(InboxItem item, CancellationToken ct)
+    public async Task HandleAsync(StoredCallback item, CancellationToken ct)
     {
         int count;
         lock (_gate)

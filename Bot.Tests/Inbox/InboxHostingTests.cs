@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Core.Storage;
 using Microsoft.Extensions.Configuration;
@@ -29,7 +30,7 @@ public sealed class InboxHostingTests
     public async Task AddInbox_wires_a_host_that_stores_a_callback_and_hands_it_to_the_registered_handler()
     {
         var handler = new RecordingHandler();
-        using var host = Build(new Dictionary<string, string?>(), services => services.AddSingleton<IInboxHandler>(handler));
+        using var host = Build(new Dictionary<string, string?>(), services => services.AddSingleton<ICallbackHandler>(handler));
         await host.StartAsync();
         try
         {

@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Tests.Storage;
 using Dapper;
@@ -107,7 +108,7 @@ public sealed class InboxStoreTests(TestStorage storage)
         var sameInstant = await Task.WhenAll(Enumerable.Range(0, 1200)
             .Select(i => writer.AppendAsync(InboxHarness.Entry($"burst-{i}") with { ReceivedAt = since.AddHours(1) }, CancellationToken.None)));
 
-        var listed = new List<InboxItem>();
+        var listed = new List<StoredCallback>();
         await foreach (var item in _inbox.Store.ListSinceAsync(since, CancellationToken.None))
         {
             listed.Add(item);

@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Tests.Storage;
 
@@ -275,16 +276,16 @@ public sealed class InboxWorkerTests(TestStorage storage)
     }
 
     /// <summary>Orders by the part of the entry's key before '#'; "slow" waits until another key has been handled.</summary>
-    private sealed class KeyedHandler : IInboxHandler
+    private sealed class KeyedHandler : ICallbackHandler
     {
         private readonly TaskCompletionSource _otherHandled = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly System.Collections.Concurrent.ConcurrentQueue<string> _keys = new();
 
         public IReadOnlyList<string> Keys => [.. _keys];
 
-        public string OrderingKey(InboxItem item) => Key(item).Split('#')[0];
+        public string OrderingKey(StoredCallback item) => Key(item).Split('#')[0];
 
-        public async Task HandleAsync(InboxItem item, CancellationToken ct)
+        public async Task HandleAsync(StoredCallback item, CancellationToken ct)
         {
             var key = Key(item);
             if (key == "slow#0")
@@ -298,7 +299,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
             _keys.Enqueue(key);
         }
 
-        private static string Key(InboxItem item) => item.Body["<xml><Key>".Length..item.Body.IndexOf("</Key>", StringComparison.Ordinal)];
+        private static string Key(StoredCallback item) => item.Body["<xml><Key>".Length..item.Body.IndexOf("</Key>", StringComparison.Ordinal)];
     }
 
     [TestCase(1, 0.0, 1000)]

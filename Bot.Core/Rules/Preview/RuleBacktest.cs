@@ -1,3 +1,4 @@
+using Bot.Core.Handling;
 using System.Globalization;
 using Bot.Core.Inbox;
 using Bot.Core.WeCom.Callbacks;
@@ -34,7 +35,7 @@ public static class RuleBacktest
     public static bool TryParseSince(string text, out TimeSpan window) => RuleDuration.TryParse(text, out window) && window > TimeSpan.Zero;
 
     public static async Task<Result> CompareAsync(
-        RuleSet live, RuleSet candidate, IAsyncEnumerable<InboxItem> callbacks, string timeZone, CancellationToken ct)
+        RuleSet live, RuleSet candidate, IAsyncEnumerable<StoredCallback> callbacks, string timeZone, CancellationToken ct)
     {
         var counts = new Dictionary<(string Action, string? Tag, string Rule), int>();
         var changed = new Dictionary<(string Action, string Rule), (int Callbacks, ContentChange Example)>();
