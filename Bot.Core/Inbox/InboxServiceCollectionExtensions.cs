@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Handling;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,14 +22,13 @@ public static class InboxServiceCollectionExtensions
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<InboxOptions, InboxOptionsValidator>().BindConfiguration(InboxOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddMetrics();
         services.TryAddSingleton<InboxSignal>();
-        services.TryAddSingleton(sp => new InboxMetrics(sp.GetRequiredService<IMeterFactory>()));
+        services.AddBotMetrics();
         services.TryAddSingleton(sp => new InboxWriter(
             sp.GetRequiredService<BotDatabase>(),
             sp.GetRequiredService<IOptions<InboxOptions>>(),
             sp.GetRequiredService<InboxSignal>(),
-            sp.GetRequiredService<InboxMetrics>(),
+            sp.GetRequiredService<BotMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<InboxWriter>>()));
         services.TryAddSingleton(sp => new InboxStore(
@@ -38,7 +38,7 @@ public static class InboxServiceCollectionExtensions
         services.TryAddSingleton(sp => new InboxWorker(
             sp.GetRequiredService<InboxStore>(),
             sp.GetRequiredService<InboxSignal>(),
-            sp.GetRequiredService<InboxMetrics>(),
+            sp.GetRequiredService<BotMetrics>(),
             sp.GetServices<ICallbackHandler>(),
             sp.GetRequiredService<IOptions<InboxOptions>>(),
             sp.GetRequiredService<TimeProvider>(),

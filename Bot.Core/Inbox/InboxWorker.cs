@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Handling;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ internal sealed partial class InboxWorker : BackgroundService
 {
     private readonly InboxStore _store;
     private readonly InboxSignal _signal;
-    private readonly InboxMetrics _metrics;
+    private readonly BotMetrics _metrics;
     private readonly ICallbackHandler[] _handlers;
     private readonly InboxOptions _options;
     private readonly TimeProvider _time;
@@ -30,7 +31,7 @@ internal sealed partial class InboxWorker : BackgroundService
     public InboxWorker(
         InboxStore store,
         InboxSignal signal,
-        InboxMetrics metrics,
+        BotMetrics metrics,
         IEnumerable<ICallbackHandler> handlers,
         IOptions<InboxOptions> options,
         TimeProvider time,
@@ -222,7 +223,7 @@ internal sealed partial class InboxWorker : BackgroundService
         {
             if (await _store.MarkHandledAsync(item.Id, Owner, _time.GetUtcNow(), stoppingToken))
             {
-                _metrics.RecordHandled();
+                _metrics.CallbackHandled();
             }
             else
             {
@@ -254,7 +255,7 @@ internal sealed partial class InboxWorker : BackgroundService
             Log.MarkFailed(_logger, item.Id, ex);
             return;
         }
-        _metrics.RecordFailed(park);
+        _metrics.CallbackFailed(park);
         if (park)
         {
             Log.Parked(_logger, item.Id, attempts, error);

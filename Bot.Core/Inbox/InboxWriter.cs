@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using System.Data.Common;
 using System.Threading.Channels;
 using Bot.Core.Storage;
@@ -20,7 +21,7 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
     private readonly Lock _lifetime = new();
     private readonly BotDatabase _database;
     private readonly InboxSignal _signal;
-    private readonly InboxMetrics _metrics;
+    private readonly BotMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger<InboxWriter> _logger;
     private readonly int _maxBatch;
@@ -30,7 +31,7 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         BotDatabase database,
         IOptions<InboxOptions> options,
         InboxSignal signal,
-        InboxMetrics metrics,
+        BotMetrics metrics,
         TimeProvider time,
         ILogger<InboxWriter> logger)
     {
@@ -151,7 +152,7 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
             stored += results[i] is InboxAppendResult.Stored ? 1 : 0;
             batch[i].Completion.TrySetResult(results[i]);
         }
-        _metrics.RecordBatch(stored, batch.Count - stored);
+        _metrics.InboxBatchCommitted(stored, batch.Count - stored);
         Log.BatchCommitted(_logger, batch.Count, stored);
         if (stored > 0)
         {

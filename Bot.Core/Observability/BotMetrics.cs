@@ -5,13 +5,21 @@ using System.Diagnostics.Metrics;
 namespace Bot.Core.Observability;
 
 /// <summary>
-/// The bot's own instruments, on the "WeComBot" meter (exported for Prometheus at /metrics; deploy/metrics.md lists
-/// the exported names). Queue depths are sampled by a background pass into fields, because gauge callbacks run
-/// synchronously on the scrape and must not query the database.
+/// Every instrument of the bot, on the one "WeComBot" meter (exported for Prometheus at /metrics; deploy/metrics.md
+/// lists the exported names), so the names and their tags are reviewed in one place. Each capability's AddXxx
+/// registers it the same way (<see cref="ObservabilityServiceCollectionExtensions.AddBotMetrics"/>). Queue depths are
+/// sampled by a background pass into fields, because gauge callbacks run synchronously on the scrape and must not
+/// query the database.
 /// </summary>
 public sealed class BotMetrics
 {
     public const string MeterName = "WeComBot";
+
+    public const string InboxAppended = "bot.inbox.appended";
+    public const string InboxWriteBatchSize = "bot.inbox.write_batch.size";
+    public const string InboxHandled = "bot.inbox.handled";
+    public const string InboxFailed = "bot.inbox.failed";
+    public const string RuleReloads = "bot.rules.reloads";
 
     /// <summary>Traces across callback → rule → outbox → API call.</summary>
     public static readonly ActivitySource ActivitySource = new(MeterName);
@@ -24,6 +32,14 @@ public sealed class BotMetrics
     private readonly Histogram<double> _welcomeLatency;
     private readonly Counter<long> _outboxOutcomes;
     private readonly Counter<long> _massMessageRecipients;
+    private readonly Counter<long> _inboxAppended;
+    private readonly Histogram<int> _inboxWriteBatchSize;
+    private readonly Counter<long> _inboxHandled;
+    private readonly Counter<long> _inboxFailed;
+    private readonly Counter<long> _wecomCalls;
+    private readonly Histogram<double> _wecomCallDuration;
+    private readonly Counter<long> _tokenRefreshes;
+    private readonly Counter<long> _ruleReloads;
     private QueueSnapshot _queues = QueueSnapshot.Empty;
 
     // Since-start tallies for the status page; Prometheus keeps the real history.
@@ -45,6 +61,14 @@ public sealed class BotMetrics
         _outboxOutcomes = meter.CreateCounter<long>("bot.outbox.outcomes", description: "Outbox items reaching a final state, by kind and state");
         _massMessageRecipients = meter.CreateCounter<long>("bot.mass_message.recipients",
             description: "Mass-message recipient results reported by WeCom (sent, not_sent, not_friend, already_received)");
+        _inboxAppended = meter.CreateCounter<long>(InboxAppended, "{callback}", "Callbacks appended to the inbox, by result (stored or duplicate)");
+        _inboxWriteBatchSize = meter.CreateHistogram<int>(InboxWriteBatchSize, "{callback}", "Appends committed in one transaction");
+        _inboxHandled = meter.CreateCounter<long>(InboxHandled, "{callback}", "Callbacks every handler completed");
+        _inboxFailed = meter.CreateCounter<long>(InboxFailed, "{callback}", "Failed handling attempts, by outcome (retry or parked)");
+        _wecomCalls = meter.CreateCounter<long>("bot.wecom.calls", description: "WeCom API attempts by api and errcode (local codes ≤ -1000).");
+        _wecomCallDuration = meter.CreateHistogram<double>("bot.wecom.call.duration", unit: "s", description: "Latency of one WeCom API attempt.");
+        _tokenRefreshes = meter.CreateCounter<long>("bot.wecom.token.refreshes", description: "gettoken calls made by this instance, by outcome.");
+        _ruleReloads = meter.CreateCounter<long>(RuleReloads, description: "Rule reloads by outcome (applied, rejected, unchanged)");
         meter.CreateObservableGauge("bot.inbox.depth", () => new Measurement<long>(_queues.InboxPending), description: "Callbacks stored and not yet handled");
         meter.CreateObservableGauge("bot.inbox.parked", () => new Measurement<long>(_queues.InboxParked), description: "Callbacks parked after repeated failures");
         meter.CreateObservableGauge("bot.inbox.oldest_age", () => new Measurement<double>(_queues.InboxOldestAge.TotalSeconds), unit: "s", description: "Age of the oldest unhandled callback");
@@ -60,6 +84,36 @@ public sealed class BotMetrics
         _quotaWaits.Add(1, new KeyValuePair<string, object?>("rule", rule));
         _quotaWaitTally.AddOrUpdate(rule, 1, static (_, n) => n + 1);
     }
+
+    /// <summary>One inbox group commit: recorded after the transaction, so a rolled-back batch is not counted.</summary>
+    public void InboxBatchCommitted(int stored, int duplicates)
+    {
+        _inboxWriteBatchSize.Record(stored + duplicates);
+        if (stored > 0)
+        {
+            _inboxAppended.Add(stored, new KeyValuePair<string, object?>("result", "stored"));
+        }
+        if (duplicates > 0)
+        {
+            _inboxAppended.Add(duplicates, new KeyValuePair<string, object?>("result", "duplicate"));
+        }
+    }
+
+    public void CallbackHandled() => _inboxHandled.Add(1);
+
+    public void CallbackFailed(bool parked) => _inboxFailed.Add(1, new KeyValuePair<string, object?>("outcome", parked ? "parked" : "retry"));
+
+    public void WeComAttempt(string api, int errCode, TimeSpan elapsed)
+    {
+        var apiTag = new KeyValuePair<string, object?>("api", api);
+        _wecomCalls.Add(1, apiTag, new KeyValuePair<string, object?>("errcode", errCode));
+        _wecomCallDuration.Record(elapsed.TotalSeconds, apiTag);
+    }
+
+    public void TokenRefreshed(string outcome) => _tokenRefreshes.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+
+    /// <summary>A rule reload's outcome: applied, rejected, unchanged or failed.</summary>
+    public void RulesReloaded(string outcome) => _ruleReloads.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void LotteryDrawn(bool late) => _lotteryDraws.Add(1, new KeyValuePair<string, object?>("late", late));
 

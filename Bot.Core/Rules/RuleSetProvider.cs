@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -35,27 +36,25 @@ public sealed class RuleLoadException(IReadOnlyList<RuleError> errors)
 /// </summary>
 public sealed partial class RuleSetProvider : IHostedService, IDisposable
 {
-    public const string ReloadsCounterName = "bot.rules.reloads";
-
     private readonly RulesOptions _options;
     private readonly string _folder;
     private readonly TimeProvider _time;
     private readonly ILogger<RuleSetProvider> _logger;
-    private readonly Counter<long> _reloads;
+    private readonly BotMetrics _metrics;
     private readonly Lock _reloadLock = new();
     private volatile RuleSet? _current;
     private volatile RuleSetStatus? _status;
     private FileSystemWatcher? _watcher;
     private ITimer? _debounce;
 
-    public RuleSetProvider(IOptions<RulesOptions> options, IHostEnvironment environment, TimeProvider time, IMeterFactory meters,
+    public RuleSetProvider(IOptions<RulesOptions> options, IHostEnvironment environment, TimeProvider time, BotMetrics metrics,
         ILogger<RuleSetProvider> logger)
     {
         _options = options.Value;
         _folder = Path.GetFullPath(Path.Combine(environment.ContentRootPath, _options.Path));
         _time = time;
         _logger = logger;
-        _reloads = meters.Create("WeComBot").CreateCounter<long>(ReloadsCounterName, description: "Rule reloads by outcome (applied, rejected, unchanged)");
+        _metrics = metrics;
     }
 
     /// <summary>The live rule set; read it once per unit of work, so one event sees one version.</summary>
@@ -137,7 +136,7 @@ public sealed partial class RuleSetProvider : IHostedService, IDisposable
         catch (Exception ex)
         {
             // A timer callback that throws would take the process down; the last good set stays live instead.
-            _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+            _metrics.RulesReloaded("failed");
             Log.ReloadFailed(_logger, _folder, ex);
         }
     }
@@ -158,19 +157,19 @@ public sealed partial class RuleSetProvider : IHostedService, IDisposable
                 {
                     LastError = text, LastErrorAt = now, RejectedReloads = status.RejectedReloads + 1, LastErrors = result.Errors,
                 };
-                _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "rejected"));
+                _metrics.RulesReloaded("rejected");
                 Log.ReloadRejected(_logger, _folder, result.Errors.Count, previous.Version, text);
                 Rejected?.Invoke(this, new RuleSetRejectedEventArgs(result.Errors));
                 return;
             }
             if (rules.Version == previous.Version)
             {
-                _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "unchanged"));
+                _metrics.RulesReloaded("unchanged");
                 return;
             }
             Apply(rules);
             _status = Status with { Version = rules.Version, LoadedAt = rules.LoadedAt };
-            _reloads.Add(1, new KeyValuePair<string, object?>("outcome", "applied"));
+            _metrics.RulesReloaded("applied");
             Changed?.Invoke(this, new RuleSetChangedEventArgs(previous, rules));
         }
     }

@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -11,7 +12,7 @@ public static class RulesServiceCollectionExtensions
     {
         builder.Services.AddRulesOptions();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddMetrics();
+        builder.Services.AddBotMetrics();
         builder.Services.TryAddSingleton<RuleSetProvider>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RuleSetProvider>());
         builder.Services.TryAddSingleton<RulePlanner>();

@@ -22,11 +22,11 @@ public static class ObservabilityExtensions
     public static IHostApplicationBuilder AddObservability(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<ObservabilityOptions>().BindConfiguration(ObservabilityOptions.Section);
-        builder.Services.AddSingleton<BotMetrics>();
+        builder.Services.AddBotMetrics();
         builder.Services.AddHostedService<QueueSampler>();
         var telemetry = builder.Services.AddOpenTelemetry()
             .WithMetrics(metrics => metrics
-                .AddMeter(BotMetrics.MeterName, "WeComBot.Inbox")
+                .AddMeter(BotMetrics.MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddPrometheusExporter());
         var otlp = builder.Configuration.GetSection(ObservabilityOptions.Section).Get<ObservabilityOptions>()?.OtlpEndpoint;

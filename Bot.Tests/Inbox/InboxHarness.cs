@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Core.Storage;
@@ -24,7 +25,7 @@ internal sealed class InboxHarness : IAsyncDisposable
         Options = options;
         _metricsServices = new ServiceCollection().AddMetrics().BuildServiceProvider();
         MeterFactory = _metricsServices.GetRequiredService<IMeterFactory>();
-        Metrics = new InboxMetrics(MeterFactory);
+        Metrics = new BotMetrics(MeterFactory);
         Store = new InboxStore(Database, Signal, Time);
     }
 
@@ -40,7 +41,7 @@ internal sealed class InboxHarness : IAsyncDisposable
 
     public IMeterFactory MeterFactory { get; }
 
-    public InboxMetrics Metrics { get; }
+    public BotMetrics Metrics { get; }
 
     public InboxStore Store { get; }
 
@@ -54,9 +55,9 @@ internal sealed class InboxHarness : IAsyncDisposable
         return new InboxHarness(db, await db.MigratedAsync(), options);
     }
 
-    public MetricCollector<long> Collect(string instrument) => new(MeterFactory, InboxMetrics.MeterName, instrument);
+    public MetricCollector<long> Collect(string instrument) => new(MeterFactory, BotMetrics.MeterName, instrument);
 
-    public MetricCollector<int> CollectBatchSizes() => new(MeterFactory, InboxMetrics.MeterName, InboxMetrics.WriteBatchSize);
+    public MetricCollector<int> CollectBatchSizes() => new(MeterFactory, BotMetrics.MeterName, BotMetrics.InboxWriteBatchSize);
 
     public async Task<InboxWriter> StartWriterAsync()
     {

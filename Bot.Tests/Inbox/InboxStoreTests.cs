@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Tests.Storage;
@@ -32,8 +33,8 @@ public sealed class InboxStoreTests(TestStorage storage)
     [Test]
     public async Task Stats_count_each_state_and_age_the_oldest_pending_callback()
     {
-        using var failed = _inbox.Collect(InboxMetrics.Failed);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var failed = _inbox.Collect(BotMetrics.InboxFailed);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var writer = await _inbox.StartWriterAsync();
         var now = _inbox.Time.GetUtcNow();
         var handler = new RecordingHandler((item, _, _) => item.Kind == "bad" ? throw new InvalidOperationException("no") : Task.CompletedTask);

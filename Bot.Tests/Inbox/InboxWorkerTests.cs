@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Handling;
 using Bot.Core.Inbox;
 using Bot.Tests.Storage;
@@ -34,7 +35,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
     public async Task Each_stored_callback_is_handled_once_and_marked_handled()
     {
         _inbox = await InboxHarness.CreateAsync(storage, o => o.BatchSize = 16);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var handler = new RecordingHandler();
         var writer = await _inbox.StartWriterAsync();
         await StartAsync(_inbox.Worker(handler));
@@ -58,8 +59,8 @@ public sealed class InboxWorkerTests(TestStorage storage)
             o.MaxAttempts = 3;
             o.RetryBaseDelay = TimeSpan.FromSeconds(2);
         });
-        using var failed = _inbox.Collect(InboxMetrics.Failed);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var failed = _inbox.Collect(BotMetrics.InboxFailed);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var start = _inbox.Time.GetUtcNow();
         var handler = new RecordingHandler((_, call, _) => call <= 3 ? throw new InvalidOperationException("template 'welcome' is missing") : Task.CompletedTask)
         {
@@ -108,7 +109,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
     public async Task Two_workers_on_one_database_never_handle_one_callback_twice()
     {
         _inbox = await InboxHarness.CreateAsync(storage, o => o.BatchSize = 10);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var writer = await _inbox.StartWriterAsync();
         await Task.WhenAll(Enumerable.Range(0, 500).Select(i => writer.AppendAsync(InboxHarness.Entry($"key-{i}"), CancellationToken.None)));
         // Each worker's first call waits for the other's, so both provably hold leases at the same time.
@@ -141,7 +142,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
     public async Task A_callback_whose_worker_died_mid_handling_is_handled_by_another_worker_once_the_lease_expires()
     {
         _inbox = await InboxHarness.CreateAsync(storage);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var hung = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // Ignores cancellation, as a process that froze or died would never report back.
@@ -172,7 +173,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
     public async Task A_worker_stopped_mid_handling_gives_the_callback_back_at_once()
     {
         _inbox = await InboxHarness.CreateAsync(storage);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var polite = new RecordingHandler(async (_, _, ct) =>
         {
@@ -201,7 +202,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
     public async Task Callbacks_with_different_ordering_keys_are_handled_side_by_side_and_those_sharing_a_key_in_order()
     {
         _inbox = await InboxHarness.CreateAsync(storage, o => { o.BatchSize = 64; o.HandlerConcurrency = 8; });
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var handler = new KeyedHandler();
         var writer = await _inbox.StartWriterAsync();
         // Stored before the worker starts, so one claim takes them all: "slow" first, then ten other keys and one
@@ -230,7 +231,7 @@ public sealed class InboxWorkerTests(TestStorage storage)
     {
         const string welcomeKind = "change_external_contact/add_external_contact";
         _inbox = await InboxHarness.CreateAsync(storage);
-        using var handled = _inbox.Collect(InboxMetrics.Handled);
+        using var handled = _inbox.Collect(BotMetrics.InboxHandled);
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var slow = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // One lane (no ordering keys): the chat callback holds up the welcome behind it.

@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using System.Diagnostics.Metrics;
 using Bot.Core.Rules;
 using Bot.Tests.Fixtures;
@@ -28,7 +29,7 @@ public sealed class RuleSetProviderTests
             Meters = _services.GetRequiredService<IMeterFactory>();
             Provider = new RuleSetProvider(
                 Options.Create(new RulesOptions { Path = folder.Path, ReloadDebounce = TimeSpan.FromMilliseconds(50) }),
-                new Environment(), TimeProvider.System, Meters, NullLogger<RuleSetProvider>.Instance);
+                new Environment(), TimeProvider.System, new BotMetrics(Meters), NullLogger<RuleSetProvider>.Instance);
         }
 
         public IMeterFactory Meters { get; }
@@ -70,7 +71,7 @@ public sealed class RuleSetProviderTests
     {
         using var folder = new RuleFolder().Write("r.yaml", string.Format(Reply, "a", "hello"));
         await using var harness = new Harness(folder);
-        using var reloads = new MetricCollector<long>(harness.Meters, "WeComBot", RuleSetProvider.ReloadsCounterName);
+        using var reloads = new MetricCollector<long>(harness.Meters, "WeComBot", BotMetrics.RuleReloads);
         await harness.Provider.StartAsync(CancellationToken.None);
         var before = harness.Provider.Current;
 
@@ -91,7 +92,7 @@ public sealed class RuleSetProviderTests
     {
         using var folder = new RuleFolder().Write("r.yaml", string.Format(Reply, "a", "hello"));
         await using var harness = new Harness(folder);
-        using var reloads = new MetricCollector<long>(harness.Meters, "WeComBot", RuleSetProvider.ReloadsCounterName);
+        using var reloads = new MetricCollector<long>(harness.Meters, "WeComBot", BotMetrics.RuleReloads);
         await harness.Provider.StartAsync(CancellationToken.None);
         var good = harness.Provider.Current;
 

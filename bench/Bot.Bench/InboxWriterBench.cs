@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using System.Diagnostics;
 using Bot.Core.Inbox;
 using Bot.Core.Storage;
@@ -60,7 +61,7 @@ public static class InboxWriterBench
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
         await using var writer = new InboxWriter(
             database, Options.Create(new InboxOptions()), new InboxSignal(),
-            new InboxMetrics(services.GetRequiredService<IMeterFactory>()), TimeProvider.System, NullLogger<InboxWriter>.Instance);
+            new BotMetrics(services.GetRequiredService<IMeterFactory>()), TimeProvider.System, NullLogger<InboxWriter>.Instance);
         await writer.StartAsync(CancellationToken.None);
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(t => Task.Run(async () =>

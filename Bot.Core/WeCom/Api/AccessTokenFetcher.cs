@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +10,7 @@ internal sealed partial class AccessTokenFetcher(
     WeComApiCaller caller,
     IOptions<WeComOptions> weComOptions,
     IOptions<WeComApiOptions> apiOptions,
-    WeComApiMetrics metrics,
+    BotMetrics metrics,
     TimeProvider timeProvider,
     ILogger<AccessTokenFetcher> logger)
 {
@@ -27,15 +28,15 @@ internal sealed partial class AccessTokenFetcher(
         }
         catch (Exception e) when (e is WeComApiException or WeComOutcomeUnknownException)
         {
-            metrics.RecordTokenRefresh("failed");
+            metrics.TokenRefreshed("failed");
             throw;
         }
         if (string.IsNullOrEmpty(reply.AccessToken) || reply.ExpiresIn <= 0)
         {
-            metrics.RecordTokenRefresh("failed");
+            metrics.TokenRefreshed("failed");
             throw new WeComApiException(WeComApis.GetToken.Name, WeComErrorCodes.HttpFailure, "gettoken answered without a token");
         }
-        metrics.RecordTokenRefresh("fetched");
+        metrics.TokenRefreshed("fetched");
         var now = timeProvider.GetUtcNow();
         var lifetime = TimeSpan.FromSeconds(reply.ExpiresIn);
         // A margin larger than the lifetime WeCom grants would make every token stale at birth; refresh at half-life then.

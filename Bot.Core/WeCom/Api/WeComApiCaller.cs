@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -15,7 +16,7 @@ namespace Bot.Core.WeCom.Api;
 /// </summary>
 internal sealed partial class WeComApiCaller(
     WeComApiResilience resilience,
-    WeComApiMetrics metrics,
+    BotMetrics metrics,
     WeComApiHealth health,
     TimeProvider timeProvider,
     ILogger<WeComApiCaller> logger)
@@ -182,7 +183,7 @@ internal sealed partial class WeComApiCaller(
         finally
         {
             var elapsed = timeProvider.GetElapsedTime(started);
-            metrics.RecordAttempt(api.Name, errCode, elapsed);
+            metrics.WeComAttempt(api.Name, errCode, elapsed);
             Log.Attempt(logger, api.Name, errCode, elapsed.TotalMilliseconds);
         }
     }

@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Redis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,11 +20,10 @@ public static class WeComApiServiceCollectionExtensions
         var services = builder.Services;
         builder.AddRedis();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddMetrics();
         services.AddOptionsWithValidateOnStart<WeComOptions, WeComOptionsValidator>().BindConfiguration(WeComOptions.Section);
         services.AddOptionsWithValidateOnStart<WeComApiOptions, WeComApiOptionsValidator>().BindConfiguration(WeComApiOptions.Section);
 
-        services.TryAddSingleton<WeComApiMetrics>();
+        services.AddBotMetrics();
         services.TryAddSingleton<WeComApiHealth>();
         services.TryAddSingleton<WeComApiResilience>();
         services.TryAddSingleton<WeComApiCaller>();
