@@ -32,7 +32,7 @@ public sealed class RulesVerbTests
         var output = new StringWriter();
         var error = new StringWriter();
 
-        var exit = BotCommands.Simulate(Path.Combine(_folder, "rules"), eventFile, output, error);
+        var exit = RulesVerbs.Simulate(Path.Combine(_folder, "rules"), eventFile, output, error, TimeProvider.System);
 
         Assert.That(exit, Is.EqualTo(0), error.ToString());
         using var json = JsonDocument.Parse(output.ToString());
@@ -55,7 +55,7 @@ public sealed class RulesVerbTests
             """);
         var output = new StringWriter();
 
-        var exit = BotCommands.Simulate(Path.Combine(_folder, "rules"), eventFile, output, new StringWriter());
+        var exit = RulesVerbs.Simulate(Path.Combine(_folder, "rules"), eventFile, output, new StringWriter(), TimeProvider.System);
 
         Assert.That(exit, Is.EqualTo(0));
         Assert.That(output.ToString(), Does.Contain("opening-hours").And.Contain("门店营业时间为每天 10:00-22:00。"));
