@@ -94,8 +94,9 @@ internal static class RulesVerbs
         }
         await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);
         var since = time.GetUtcNow() - window;
-        var result = await RuleBacktest.CompareAsync(live.RuleSet, candidate.RuleSet,
-            host.Services.GetRequiredService<InboxStore>().ListSinceAsync(since, CancellationToken.None), rulesOptions.TimeZone, CancellationToken.None);
+        var recorded = host.Services.GetRequiredService<InboxStore>().ListSinceAsync(since, CancellationToken.None)
+            .Select(c => new RecordedCallback(c.Kind, c.Body, c.ReceivedAt));
+        var result = await RuleBacktest.CompareAsync(live.RuleSet, candidate.RuleSet, recorded, rulesOptions.TimeZone, CancellationToken.None);
         output.WriteLine($"{result.Callbacks} callbacks since {since:u}; live rules {live.RuleSet.Version}, candidate {candidate.RuleSet.Version}"
             + (result.Unparseable > 0 ? $"; {result.Unparseable} unparseable, skipped" : ""));
         foreach (var change in result.Changes)

@@ -185,10 +185,13 @@ public sealed class RuleLoadErrorTests
             robot_key: k
         """;
 
+    private static string LotteryYaml(string opens, string draws, object count) =>
+        string.Format(Lottery.Replace("{{", "{{{{").Replace("}}", "}}}}"), opens, draws, count);
+
     [Test]
     public void Lottery_that_draws_before_it_opens_is_reported_at_draws()
     {
-        var errors = Errors(string.Format(Lottery.Replace("{{", "{{{{").Replace("}}", "}}}}"), "2026-11-28T20:00:00+08:00", "2026-11-28T12:00:00Z", 1));
+        var errors = Errors(LotteryYaml("2026-11-28T20:00:00+08:00", "2026-11-28T12:00:00Z", 1));
 
         Assert.That(errors, Is.EqualTo(new[] { "f.yaml:6:12: draws (2026-11-28T12:00:00Z) must be after opens" }));
     }
@@ -196,7 +199,7 @@ public sealed class RuleLoadErrorTests
     [Test]
     public void Lottery_time_without_offset_is_reported()
     {
-        var errors = Errors(string.Format(Lottery.Replace("{{", "{{{{").Replace("}}", "}}}}"), "2026-11-28T10:00:00", "2026-11-28T20:00:00+08:00", 1));
+        var errors = Errors(LotteryYaml("2026-11-28T10:00:00", "2026-11-28T20:00:00+08:00", 1));
 
         Assert.That(errors, Is.EqualTo(new[] { "f.yaml:5:12: bad time \"2026-11-28T10:00:00\": expected an ISO 8601 time with its offset, like 2026-11-28T20:00:00+08:00" }));
     }
@@ -206,9 +209,26 @@ public sealed class RuleLoadErrorTests
     [TestCase("three")]
     public void Prize_count_below_one_is_reported_at_the_count(string count)
     {
-        var errors = Errors(string.Format(Lottery.Replace("{{", "{{{{").Replace("}}", "}}}}"), "2026-11-28T10:00:00+08:00", "2026-11-28T20:00:00+08:00", count));
+        var errors = Errors(LotteryYaml("2026-11-28T10:00:00+08:00", "2026-11-28T20:00:00+08:00", count));
 
         Assert.That(errors, Is.EqualTo(new[] { $"f.yaml:9:16: prize count must be a whole number of at least 1, got \"{count}\"" }));
+    }
+
+    // The lottery room stores a compiled lottery as it is, so the loader is where a blank name is refused.
+    [Test]
+    public void Lottery_with_a_blank_name_is_reported_at_the_name()
+    {
+        var yaml = LotteryYaml("2026-11-28T10:00:00+08:00", "2026-11-28T20:00:00+08:00", 1).Replace("name: a", "name: \"  \"", StringComparison.Ordinal);
+
+        Assert.That(Errors(yaml), Is.EqualTo(new[] { "f.yaml:2:11: empty name: a lottery is stored, drawn and announced under its name" }));
+    }
+
+    [Test]
+    public void Prize_with_a_blank_name_is_reported_at_the_name()
+    {
+        var yaml = LotteryYaml("2026-11-28T10:00:00+08:00", "2026-11-28T20:00:00+08:00", 1).Replace("name: p", "name: \" \"", StringComparison.Ordinal);
+
+        Assert.That(Errors(yaml), Is.EqualTo(new[] { "f.yaml:8:15: empty prize name: a winner is told the prize by its name" }));
     }
 
     [Test]

@@ -1,12 +1,16 @@
-using Bot.Core.Handling;
 using System.Globalization;
-using Bot.Core.Inbox;
 using Bot.Core.WeCom.Callbacks;
 
 namespace Bot.Core.Rules.Preview;
 
 /// <summary>
-/// Replays stored callbacks through a candidate rule set and the live one (no I/O beyond reading the inbox) and
+/// A callback as it was received, for a backtest to replay: <paramref name="Kind"/> tells the robot's callbacks
+/// (<c>robot/…</c>) from the app's. The caller maps its stored rows onto this, so Rules needs no store of its own.
+/// </summary>
+public sealed record RecordedCallback(string Kind, string Body, DateTimeOffset ReceivedAt);
+
+/// <summary>
+/// Replays recorded callbacks through a candidate rule set and the live one (no I/O; the caller reads them) and
 /// counts how the planned actions differ, per action, rule and tag, and how many callbacks would get the same action
 /// from the same rule with other content (words, attachments, channel). Used by `rules backtest`.
 /// </summary>
@@ -35,7 +39,7 @@ public static class RuleBacktest
     public static bool TryParseSince(string text, out TimeSpan window) => RuleDuration.TryParse(text, out window) && window > TimeSpan.Zero;
 
     public static async Task<Result> CompareAsync(
-        RuleSet live, RuleSet candidate, IAsyncEnumerable<StoredCallback> callbacks, string timeZone, CancellationToken ct)
+        RuleSet live, RuleSet candidate, IAsyncEnumerable<RecordedCallback> callbacks, string timeZone, CancellationToken ct)
     {
         var counts = new Dictionary<(string Action, string? Tag, string Rule), int>();
         var changed = new Dictionary<(string Action, string Rule), (int Callbacks, ContentChange Example)>();
