@@ -156,21 +156,8 @@ public sealed class AdminEndpointTests
 
     private static async Task<T> PollAsync<T>(Func<Task<T>> read, Func<T, bool> done)
     {
-        // A poll with a deadline, for state that background workers reach in their own time.
-        var deadline = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-            {
-                return value;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"condition not reached within {Deadline.TotalSeconds} s; last value: {JsonSerializer.Serialize(value)}");
-            }
-            await Task.Delay(50);
-        }
+        // State that background workers reach in their own time.
+        return await Eventually.UntilAsync(read, done, value => $"last value: {JsonSerializer.Serialize(value)}", Deadline);
     }
 
     private sealed record ParkedItem(long Id, string Kind, int Attempts, string? LastError);

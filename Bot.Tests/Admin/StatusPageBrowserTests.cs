@@ -85,24 +85,14 @@ public sealed partial class StatusPageBrowserTests
         var entry = await client.PostAsJsonAsync("/admin/lotteries/weekend-coffee/entries", new { externalUserId = "wmStatus01", tags = new[] { "生命周期/新客" } });
         Assert.That(await entry.Content.ReadAsStringAsync(), Does.Contain("Entered"));
 
-        // The inbox and outbox workers get there in their own time; poll with a deadline.
-        var deadline = DateTime.UtcNow + Deadline;
-        while (true)
-        {
-            using var status = JsonDocument.Parse(await client.GetStringAsync("/admin/status"));
-            var handled = status.RootElement.GetProperty("inbox").GetProperty("handled").GetInt64();
-            var sent = status.RootElement.GetProperty("outbox").EnumerateArray()
-                .Any(d => d.GetProperty("lane").GetInt32() == 3 && d.GetProperty("state").GetInt32() == 2 && d.GetProperty("count").GetInt64() == 1);
-            if (handled == 1 && sent)
-            {
-                return;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"the callback was not handled or the broadcast not sent within {Deadline.TotalSeconds} s: {status.RootElement}");
-            }
-            await Task.Delay(50);
-        }
+        // The inbox and outbox workers get there in their own time.
+        await Eventually.UntilAsync(
+            async () => JsonDocument.Parse(await client.GetStringAsync("/admin/status")).RootElement.Clone(),
+            status => status.GetProperty("inbox").GetProperty("handled").GetInt64() == 1
+                && status.GetProperty("outbox").EnumerateArray()
+                    .Any(d => d.GetProperty("lane").GetInt32() == 3 && d.GetProperty("state").GetInt32() == 2 && d.GetProperty("count").GetInt64() == 1),
+            status => $"the callback is not handled or the broadcast not sent: {status}",
+            Deadline);
     }
 
     private static string Cell(string dom, string id)

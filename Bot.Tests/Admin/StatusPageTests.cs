@@ -34,17 +34,11 @@ public sealed class StatusPageTests
             Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         }
 
-        var page = "";
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!(Cell(page, "welcomes-within-deadline") == "1" && page.Contains($"<td>{QuotaRules.GroupMassReceiving}</td><td>1</td>", StringComparison.Ordinal)))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"the page did not show the welcome and the quota wait within {Deadline.TotalSeconds} s:\n{page}");
-            }
-            await Task.Delay(50);
-            page = await client.GetStringAsync("/admin");
-        }
+        var page = await Eventually.UntilAsync(
+            () => client.GetStringAsync("/admin"),
+            page => Cell(page, "welcomes-within-deadline") == "1" && page.Contains($"<td>{QuotaRules.GroupMassReceiving}</td><td>1</td>", StringComparison.Ordinal),
+            page => $"the page does not show the welcome and the quota wait:\n{page}",
+            Deadline);
 
         Assert.That(page, Does.Contain("<tr><th>sent</th><td>1</td></tr>"));
         Assert.That(app.WeCom.LogEntries.Count(e => e.RequestMessage?.Path == "/cgi-bin/externalcontact/add_msg_template"), Is.EqualTo(1));

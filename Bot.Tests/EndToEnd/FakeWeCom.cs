@@ -1,3 +1,4 @@
+using Bot.Tests.Fixtures;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using WireMock.Logging;
@@ -124,45 +125,46 @@ internal static class FakeWeCom
 
     public static JsonElement Json(ILogEntry entry) => JsonDocument.Parse(entry.RequestMessage!.Body!).RootElement;
 
-    /// <summary>Polls WireMock's log until <paramref name="count"/> matching calls arrived (the outbox sends in the background).</summary>
+    /// <summary>
+    /// Waits until <paramref name="count"/> matching calls arrived (the outbox sends in the background): each new log
+    /// entry wakes the check, so nothing sleeps.
+    /// </summary>
     public static async Task<IReadOnlyList<ILogEntry>> WaitForAsync(
         WireMockServer server, string path, int count = 1, Func<ILogEntry, bool>? where = null, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
+        using var arrived = new SemaphoreSlim(0);
+        System.Collections.Specialized.NotifyCollectionChangedEventHandler onLogged = (_, _) => arrived.Release();
+        server.LogEntriesChanged += onLogged;
+        try
         {
-            var calls = Calls(server, path).Where(where ?? (_ => true)).ToList();
-            if (calls.Count >= count)
+            using var limit = new CancellationTokenSource(timeout ?? Eventually.DefaultTimeout);
+            while (true)
             {
-                return calls;
+                var calls = Calls(server, path).Where(where ?? (_ => true)).ToList();
+                if (calls.Count >= count)
+                {
+                    return calls;
+                }
+                try
+                {
+                    await arrived.WaitAsync(limit.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"WeCom received {calls.Count} of {count} expected calls to {path}; it saw: "
+                        + string.Join(", ", server.LogEntries.Select(e => e.RequestMessage!.Path)));
+                }
             }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"WeCom received {calls.Count} of {count} expected calls to {path}; it saw: "
-                    + string.Join(", ", server.LogEntries.Select(e => e.RequestMessage!.Path)));
-            }
-            await Task.Delay(50);
+        }
+        finally
+        {
+            server.LogEntriesChanged -= onLogged;
         }
     }
 
-    /// <summary>Polls a scalar query on the app's database until it satisfies <paramref name="done"/>.</summary>
-    public static async Task<long> WaitForDatabaseAsync(string databasePath, string sql, Func<long, bool> done, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (true)
-        {
-            var value = await ScalarAsync(databasePath, sql);
-            if (done(value))
-            {
-                return value;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"'{sql}' is still {value}");
-            }
-            await Task.Delay(50);
-        }
-    }
+    /// <summary>Waits until a scalar query on the app's database satisfies <paramref name="done"/>.</summary>
+    public static Task<long> WaitForDatabaseAsync(string databasePath, string sql, Func<long, bool> done, TimeSpan? timeout = null) =>
+        Eventually.UntilAsync(() => ScalarAsync(databasePath, sql), done, value => $"'{sql}' is {value}", timeout);
 
     public static async Task<long> ScalarAsync(string databasePath, string sql)
     {

@@ -99,18 +99,9 @@ public sealed class RedisQuotaLimiterTests : QuotaLimiterContractTests
 
     private static async Task<QuotaDecision> PollUntilDecidedAsync(IQuotaLimiter limiter, QuotaLimit limit)
     {
-        // Reconnection is the multiplexer's own background work; nothing signals it, so poll with a deadline.
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
-        {
-            var decision = await AcquireAsync(limiter, limit);
-            if (decision.Kind != QuotaDecisionKind.Unavailable || DateTime.UtcNow > deadline)
-            {
-                Assert.That(decision.Kind, Is.Not.EqualTo(QuotaDecisionKind.Unavailable), "the limiter did not recover");
-                return decision;
-            }
-            await Task.Delay(TimeSpan.FromMilliseconds(100));
-        }
+        // Reconnection is the multiplexer's own background work; nothing signals it.
+        return await Eventually.UntilAsync(() => AcquireAsync(limiter, limit).AsTask(),
+            decision => decision.Kind != QuotaDecisionKind.Unavailable, _ => "the limiter did not recover", TimeSpan.FromSeconds(30));
     }
 
     private RedisQuotaLimiter Create(RedisTestServer server, FakeTimeProvider time, QuotaOptions options, ILogger<RedisQuotaLimiter> logger)

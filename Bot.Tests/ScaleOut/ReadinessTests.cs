@@ -167,19 +167,7 @@ public sealed class ReadinessTests
     // Polls: what is awaited is the host noticing a server it does not own, so there is nothing to signal on.
     private static async Task<Readiness> UntilAsync(HttpClient client, Func<Readiness, bool> done, string what, CancellationToken ct)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            var readiness = await ReadyAsync(client, ct);
-            if (done(readiness))
-            {
-                return readiness;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"Timed out waiting for readiness {what}; last answer {readiness.Body}");
-            }
-            await Task.Delay(50, ct);
-        }
+        return await Eventually.UntilAsync(() => ReadyAsync(client, ct), done,
+            readiness => $"readiness {what}; last answer {readiness.Body}", TimeSpan.FromSeconds(20), ct);
     }
 }

@@ -293,19 +293,18 @@ public sealed class ScaleOutTests
         }
     }
 
-    // Polls with a short delay: the condition lives in other processes, so there is nothing to await on.
-    private async Task UntilAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(40);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline || _hosts.Any(h => h.Process.HasExited))
+    // The condition lives in other processes, so there is nothing to await on; a host that died ends the wait.
+    private Task UntilAsync(Func<Task<bool>> condition, string what, CancellationToken ct) =>
+        Eventually.UntilAsync(
+            async () =>
             {
-                Assert.Fail($"Timed out waiting for: {what}\n{HostOutput()}");
-            }
-            await Task.Delay(100, ct);
-        }
-    }
+                if (_hosts.Any(h => h.Process.HasExited))
+                {
+                    Assert.Fail($"a host exited while waiting for: {what}\n{HostOutput()}");
+                }
+                return await condition();
+            },
+            done => done, _ => $"{what}\n{HostOutput()}", TimeSpan.FromSeconds(40), ct);
 
     private static int FreePort()
     {
