@@ -76,6 +76,20 @@ public sealed class WriteConnectionTests
     }
 
     [Test]
+    public async Task On_SqlServer_write_connections_take_no_turn()
+    {
+        TestDatabase.RequireAvailable(TestStorage.LiveSqlServer);
+        await using var server = await TestDatabase.CreateAsync(TestStorage.LiveSqlServer);
+        var database = server.Open();
+
+        // Row locks arbitrate SQL Server writers, so both are open at once.
+        await using var first = await database.OpenWriteAsync(CancellationToken.None);
+        await using var second = await database.OpenWriteAsync(CancellationToken.None).AsTask().WaitAsync(Patience);
+
+        Assert.That(second.Connection.State, Is.EqualTo(ConnectionState.Open));
+    }
+
+    [Test]
     public async Task Disposing_a_write_connection_twice_lets_only_one_writer_in()
     {
         await using var db = await TempDatabase.CreateAsync();
