@@ -6,23 +6,25 @@ namespace Bot.Core.Contacts;
 /// <summary>Whether a customer opted out of bot messages (退订), and when; the outbox dispatcher reads it before every send.</summary>
 public sealed class ContactPreferenceStore(BotDatabase database)
 {
+    private readonly string _upsertSql = database.Dialect.Pick(SqliteUpsert, ContactPreferenceSqlServerStatements.Upsert);
+
+    private const string SqliteUpsert = """
+        INSERT INTO contact_preferences (external_user_id, opted_out, changed_at, callback_id)
+        VALUES (@ExternalUserId, @OptedOut, @At, @CallbackId)
+        ON CONFLICT (external_user_id) DO UPDATE SET
+            opted_out = excluded.opted_out, changed_at = excluded.changed_at, callback_id = excluded.callback_id
+        WHERE excluded.changed_at >= contact_preferences.changed_at
+        """;
+
     /// <summary>
     /// Records the customer's choice as of <paramref name="at"/> (the callback's arrival). An older choice never
     /// overwrites a newer one, so a WeCom retry or a replay of an old 退订 cannot undo a later 订阅.
     /// </summary>
     public async Task SetOptedOutAsync(string externalUserId, bool optedOut, DateTimeOffset at, long? callbackId, CancellationToken ct)
     {
-        const string sqlite = """
-            INSERT INTO contact_preferences (external_user_id, opted_out, changed_at, callback_id)
-            VALUES (@ExternalUserId, @OptedOut, @At, @CallbackId)
-            ON CONFLICT (external_user_id) DO UPDATE SET
-                opted_out = excluded.opted_out, changed_at = excluded.changed_at, callback_id = excluded.callback_id
-            WHERE excluded.changed_at >= contact_preferences.changed_at
-            """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(
-            database.IsSqlite ? sqlite : ContactPreferenceSqlServerStatements.Upsert,
+        await using var write = await database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            _upsertSql,
             new { ExternalUserId = externalUserId, OptedOut = optedOut ? 1 : 0, At = at.ToUnixTimeMilliseconds(), CallbackId = callbackId },
             cancellationToken: ct));
     }

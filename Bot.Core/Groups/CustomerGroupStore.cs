@@ -17,12 +17,13 @@ public sealed record CustomerGroup
 /// </summary>
 public sealed class CustomerGroupStore(BotDatabase database, TimeProvider time)
 {
+    private readonly string _upsertSql = database.Dialect.Pick(SqliteUpsert, CustomerGroupSqlServerSql.Upsert);
+
     public async Task UpsertAsync(string chatId, string? name, string? owner, CancellationToken ct)
     {
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(
-            database.IsSqlite ? SqliteUpsert : CustomerGroupSqlServerSql.Upsert,
+        await using var write = await database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(
+            _upsertSql,
             new { ChatId = chatId, Name = name, Owner = owner, At = time.GetUtcNow().ToUnixTimeMilliseconds() },
             cancellationToken: ct));
     }
@@ -30,9 +31,8 @@ public sealed class CustomerGroupStore(BotDatabase database, TimeProvider time)
     public async Task MarkDismissedAsync(string chatId, CancellationToken ct)
     {
         const string sql = "UPDATE customer_groups SET dismissed = 1, updated_at = @At WHERE chat_id = @ChatId";
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { ChatId = chatId, At = time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
+        await using var write = await database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(sql, new { ChatId = chatId, At = time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }
 
     public async Task<CustomerGroup?> GetAsync(string chatId, CancellationToken ct)

@@ -9,6 +9,9 @@ namespace Bot.Core.Groups;
 /// </summary>
 public sealed class GroupWelcomeBatches(BotDatabase database)
 {
+    private readonly string _insertBatchSql = database.Dialect.Pick(SqliteInsertBatch, GroupWelcomeSqlServerSql.InsertBatch);
+    private readonly string _insertMemberSql = database.Dialect.Pick(SqliteInsertMember, GroupWelcomeSqlServerSql.InsertMember);
+
     /// <summary>Adds joiners to the open batch of (rule, chat), opening one if none is open; returns its key and end.</summary>
     public async Task<(string BatchKey, DateTimeOffset WindowEnd)> AddAsync(
         string rule, string chatId, IReadOnlyList<string> members, DateTimeOffset joinedAt, TimeSpan window, CancellationToken ct)
@@ -20,21 +23,20 @@ public sealed class GroupWelcomeBatches(BotDatabase database)
             """;
         var at = joinedAt.ToUnixTimeMilliseconds();
         // The turn also keeps this read-then-write transaction from meeting another in-process commit in between.
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var open = await connection.QueryFirstOrDefaultAsync<OpenBatch>(new CommandDefinition(findOpen, new { Rule = rule, ChatId = chatId, At = at }, tx, cancellationToken: ct));
+        await using var write = await database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
+        var open = await write.Connection.QueryFirstOrDefaultAsync<OpenBatch>(new CommandDefinition(findOpen, new { Rule = rule, ChatId = chatId, At = at }, tx, cancellationToken: ct));
         if (open is null)
         {
             open = new OpenBatch { BatchKey = $"gw:{rule}:{chatId}:{at}", WindowEnd = (joinedAt + window).ToUnixTimeMilliseconds() };
-            await connection.ExecuteAsync(new CommandDefinition(
-                database.IsSqlite ? SqliteInsertBatch : GroupWelcomeSqlServerSql.InsertBatch,
+            await write.Connection.ExecuteAsync(new CommandDefinition(
+                _insertBatchSql,
                 new { open.BatchKey, Rule = rule, ChatId = chatId, open.WindowEnd }, tx, cancellationToken: ct));
         }
         foreach (var member in members)
         {
-            await connection.ExecuteAsync(new CommandDefinition(
-                database.IsSqlite ? SqliteInsertMember : GroupWelcomeSqlServerSql.InsertMember,
+            await write.Connection.ExecuteAsync(new CommandDefinition(
+                _insertMemberSql,
                 new { open.BatchKey, MemberId = member, At = at }, tx, cancellationToken: ct));
         }
         await tx.CommitAsync(ct);

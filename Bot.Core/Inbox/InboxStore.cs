@@ -13,12 +13,20 @@ public sealed class InboxStore
     private readonly BotDatabase _database;
     private readonly InboxSignal _signal;
     private readonly TimeProvider _time;
+    private readonly string _listParkedSql;
+    private readonly string _purgeHandledSql;
+    private readonly string _listSinceSql;
+    private readonly string _claimSql;
 
     internal InboxStore(BotDatabase database, InboxSignal signal, TimeProvider time)
     {
         _database = database;
         _signal = signal;
         _time = time;
+        _listParkedSql = database.Dialect.Pick(SqliteListParked, InboxStoreSqlServer.ListParked);
+        _purgeHandledSql = database.Dialect.Pick(SqlitePurgeHandled, InboxStoreSqlServer.PurgeHandled);
+        _listSinceSql = database.Dialect.Pick(SqliteListSince, InboxStoreSqlServer.ListSince);
+        _claimSql = database.Dialect.Pick(SqliteClaim, InboxStoreSqlServer.Claim);
     }
 
     internal const string StatsSql = """
@@ -39,15 +47,20 @@ public sealed class InboxStore
         return new InboxStats(row.Pending, oldestAge, row.Parked, row.Handled);
     }
 
+    private const string SqliteListParked = $"SELECT {RecordColumns} FROM inbox WHERE state = 'parked' ORDER BY id LIMIT @Limit";
+
     public async Task<IReadOnlyList<InboxRecord>> ListParkedAsync(int limit, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        const string sqlite = $"SELECT {RecordColumns} FROM inbox WHERE state = 'parked' ORDER BY id LIMIT @Limit";
         await using var connection = await _database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<RecordRow>(new CommandDefinition(
-            _database.IsSqlite ? sqlite : InboxStoreSqlServer.ListParked, new { Limit = limit }, cancellationToken: ct));
+        var rows = await connection.QueryAsync<RecordRow>(new CommandDefinition(_listParkedSql, new { Limit = limit }, cancellationToken: ct));
         return rows.Select(r => r.ToRecord()).ToList();
     }
+
+    private const string SqlitePurgeHandled = """
+        DELETE FROM inbox WHERE id IN (
+            SELECT id FROM inbox WHERE state = 'handled' AND handled_at < @Cutoff ORDER BY id LIMIT @Batch)
+        """;
 
     /// <summary>
     /// Deletes up to <paramref name="batchSize"/> callbacks handled before <paramref name="cutoff"/>; returns how many.
@@ -56,15 +69,9 @@ public sealed class InboxStore
     public async Task<int> PurgeHandledAsync(DateTimeOffset cutoff, int batchSize, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
-        const string sqlite = """
-            DELETE FROM inbox WHERE id IN (
-                SELECT id FROM inbox WHERE state = 'handled' AND handled_at < @Cutoff ORDER BY id LIMIT @Batch)
-            """;
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(
-            _database.IsSqlite ? sqlite : InboxStoreSqlServer.PurgeHandled,
-            new { Cutoff = cutoff.ToUnixTimeMilliseconds(), Batch = batchSize }, cancellationToken: ct));
+        await using var write = await _database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(
+            _purgeHandledSql, new { Cutoff = cutoff.ToUnixTimeMilliseconds(), Batch = batchSize }, cancellationToken: ct));
     }
 
     internal const string ReplaySql = """
@@ -76,9 +83,8 @@ public sealed class InboxStore
     /// <summary>Puts a parked callback back in line with a fresh set of attempts. False when it is not parked.</summary>
     public async Task<bool> ReplayAsync(long id, CancellationToken ct)
     {
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        var changed = await connection.ExecuteAsync(new CommandDefinition(
+        await using var write = await _database.OpenWriteAsync(ct);
+        var changed = await write.Connection.ExecuteAsync(new CommandDefinition(
             ReplaySql, new { Id = id, Now = _time.GetUtcNow().ToUnixTimeMilliseconds() }, cancellationToken: ct));
         if (changed == 0)
         {
@@ -97,19 +103,20 @@ public sealed class InboxStore
         return row?.ToRecord();
     }
 
+    // Keyset paging on (received_at, id), which is the order of ix_inbox_received_at (id is its row locator).
+    private const string SqliteListSince = $"""
+        SELECT {ItemColumns} FROM inbox
+        WHERE received_at >= @AfterAt AND (received_at > @AfterAt OR id > @AfterId)
+        ORDER BY received_at, id
+        LIMIT @PageSize
+        """;
+
     /// <summary>
     /// Streams every callback received at or after <paramref name="since"/>, oldest first, whatever its state, one
     /// page per query so that a long history never holds a reader open across the caller's work.
     /// </summary>
     public async IAsyncEnumerable<StoredCallback> ListSinceAsync(DateTimeOffset since, [EnumeratorCancellation] CancellationToken ct)
     {
-        // Keyset paging on (received_at, id), which is the order of ix_inbox_received_at (id is its row locator).
-        const string sqlite = $"""
-            SELECT {ItemColumns} FROM inbox
-            WHERE received_at >= @AfterAt AND (received_at > @AfterAt OR id > @AfterId)
-            ORDER BY received_at, id
-            LIMIT @PageSize
-            """;
         var afterAt = since.ToUnixTimeMilliseconds();
         var afterId = long.MinValue;
         while (true)
@@ -118,7 +125,7 @@ public sealed class InboxStore
             await using (var connection = await _database.OpenAsync(ct))
             {
                 page = (await connection.QueryAsync<ItemRow>(new CommandDefinition(
-                    _database.IsSqlite ? sqlite : InboxStoreSqlServer.ListSince,
+                    _listSinceSql,
                     new { AfterAt = afterAt, AfterId = afterId, PageSize = ListPageSize },
                     cancellationToken: ct))).ToList();
             }
@@ -135,6 +142,18 @@ public sealed class InboxStore
         }
     }
 
+    // A write statement takes SQLite's write lock before it reads, so the subquery sees the latest commits.
+    private const string SqliteClaim = $"""
+        UPDATE inbox SET lease_owner = @Owner,
+            lease_until = CASE WHEN instr(@ShortLeaseKinds, '|' || kind || '|') > 0 THEN @ShortLeaseUntil ELSE @LeaseUntil END
+        WHERE id IN (
+            SELECT id FROM inbox
+            WHERE state = 'pending' AND next_attempt_at <= @Now AND (lease_until IS NULL OR lease_until < @Now)
+            ORDER BY next_attempt_at, id
+            LIMIT @Limit)
+        RETURNING {ItemColumns}, lease_until AS LeaseUntil
+        """;
+
     /// <summary>
     /// Leases up to <paramref name="limit"/> due callbacks to <paramref name="owner"/>, until <paramref name="leaseUntil"/>,
     /// or until <paramref name="shortLeaseUntil"/> for the kinds listed in <paramref name="shortLeaseKinds"/> ("|a|b|").
@@ -144,21 +163,9 @@ public sealed class InboxStore
     internal async Task<IReadOnlyList<ClaimedItem>> ClaimAsync(
         string owner, DateTimeOffset now, DateTimeOffset leaseUntil, DateTimeOffset shortLeaseUntil, string shortLeaseKinds, int limit, CancellationToken ct)
     {
-        // A write statement takes SQLite's write lock before it reads, so the subquery sees the latest commits.
-        const string sqlite = $"""
-            UPDATE inbox SET lease_owner = @Owner,
-                lease_until = CASE WHEN instr(@ShortLeaseKinds, '|' || kind || '|') > 0 THEN @ShortLeaseUntil ELSE @LeaseUntil END
-            WHERE id IN (
-                SELECT id FROM inbox
-                WHERE state = 'pending' AND next_attempt_at <= @Now AND (lease_until IS NULL OR lease_until < @Now)
-                ORDER BY next_attempt_at, id
-                LIMIT @Limit)
-            RETURNING {ItemColumns}, lease_until AS LeaseUntil
-            """;
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<ClaimedRow>(new CommandDefinition(
-            _database.IsSqlite ? sqlite : InboxStoreSqlServer.Claim,
+        await using var write = await _database.OpenWriteAsync(ct);
+        var rows = await write.Connection.QueryAsync<ClaimedRow>(new CommandDefinition(
+            _claimSql,
             new
             {
                 Owner = owner,
@@ -188,9 +195,8 @@ public sealed class InboxStore
     /// <summary>Gives back at once every lease <paramref name="owner"/> holds; returns how many.</summary>
     internal async Task<int> ReleaseAllOfAsync(string owner, CancellationToken ct)
     {
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        var released = await connection.ExecuteAsync(new CommandDefinition(ReleaseOwnerSql, new { Owner = owner }, cancellationToken: ct));
+        await using var write = await _database.OpenWriteAsync(ct);
+        var released = await write.Connection.ExecuteAsync(new CommandDefinition(ReleaseOwnerSql, new { Owner = owner }, cancellationToken: ct));
         if (released > 0)
         {
             _signal.Notify();
@@ -221,9 +227,8 @@ public sealed class InboxStore
         long id, string owner, int attempts, bool park, DateTimeOffset nextAttemptAt, string error, CancellationToken ct)
     {
         const int maxErrorLength = 4000;
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(RecordFailureSql, new
+        await using var write = await _database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(RecordFailureSql, new
         {
             Id = id,
             Owner = owner,
@@ -239,9 +244,8 @@ public sealed class InboxStore
     /// <summary>Gives a leased callback back at once (on shutdown) instead of letting its lease run out.</summary>
     internal async Task ReleaseAsync(long id, string owner, CancellationToken ct)
     {
-        using var turn = await _database.WriteTurnAsync(ct);
-        await using var connection = await _database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(ReleaseSql, new { Id = id, Owner = owner }, cancellationToken: ct));
+        await using var write = await _database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(ReleaseSql, new { Id = id, Owner = owner }, cancellationToken: ct));
     }
 
     internal const string ItemColumns =

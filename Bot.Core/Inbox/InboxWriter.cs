@@ -25,7 +25,12 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<InboxWriter> _logger;
     private readonly int _maxBatch;
+    private readonly string? _durableCommitPragma;
+    private readonly InsertOne _insert;
     private Task? _loop;
+
+    private delegate Task<InboxAppendResult> InsertOne(
+        DbConnection connection, DbTransaction transaction, InboxEntry entry, long now, CancellationToken ct);
 
     internal InboxWriter(
         BotDatabase database,
@@ -41,6 +46,10 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         _time = time;
         _logger = logger;
         _maxBatch = options.Value.WriteBatchSize;
+        // WeCom is told "stored" once a batch commits, so on SQLite the WAL is synced on every commit (NORMAL would
+        // lose the last commits on power loss). Group commit is what makes that affordable: one sync per batch.
+        _durableCommitPragma = database.Dialect.Pick<string?>("PRAGMA synchronous = FULL", null);
+        _insert = database.Dialect.Pick<InsertOne>(InsertSqliteAsync, InsertSqlServerAsync);
     }
 
     /// <summary>
@@ -118,20 +127,15 @@ public sealed partial class InboxWriter : IHostedService, IAsyncDisposable
         try
         {
             var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-            using var turn = await _database.WriteTurnAsync(ct, acknowledging: true);
-            await using var connection = await _database.OpenAsync(ct);
-            if (_database.IsSqlite)
+            await using var write = await _database.OpenWriteAsync(ct, acknowledging: true);
+            if (_durableCommitPragma is not null)
             {
-                // WeCom is told "stored" once this commits, so the WAL is synced on every commit (NORMAL would lose
-                // the last commits on power loss). Group commit is what makes that affordable: one sync per batch.
-                await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous = FULL", cancellationToken: ct));
+                await write.Connection.ExecuteAsync(new CommandDefinition(_durableCommitPragma, cancellationToken: ct));
             }
-            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await using var transaction = await write.Connection.BeginTransactionAsync(ct);
             for (var i = 0; i < batch.Count; i++)
             {
-                results[i] = _database.IsSqlite
-                    ? await InsertSqliteAsync(connection, transaction, batch[i].Entry, now, ct)
-                    : await InsertSqlServerAsync(connection, transaction, batch[i].Entry, now, ct);
+                results[i] = await _insert(write.Connection, transaction, batch[i].Entry, now, ct);
             }
             await transaction.CommitAsync(ct);
         }

@@ -12,36 +12,11 @@ namespace Bot.Core.Outbox;
 /// </summary>
 public sealed class OutboxStore(BotDatabase database)
 {
-    internal const string Columns = """
-        id AS Id, idempotency_key AS IdempotencyKey, kind AS Kind, target AS Target, external_user_id AS ExternalUserId,
-        payload AS Payload, lane AS Lane, state AS State, is_idempotent AS IsIdempotent, quota_subject AS QuotaSubject,
-        deadline AS Deadline, created_at AS CreatedAt, next_attempt_at AS NextAttemptAt, attempts AS Attempts,
-        claim_token AS ClaimToken, last_errcode AS LastErrcode, last_error AS LastError, remote_ids AS RemoteIds,
-        completed_at AS CompletedAt, broadcast_id AS BroadcastId, callback_id AS CallbackId, rule_name AS RuleName,
-        rule_file AS RuleFile, rule_line AS RuleLine, rule_set_version AS RuleSetVersion, call_started_at AS CallStartedAt
-        """;
-
-    internal const string InsertColumns = """
-        idempotency_key, kind, target, external_user_id, payload, lane, state, is_idempotent, quota_subject, deadline,
-        created_at, next_attempt_at, attempts, broadcast_id, callback_id, rule_name, rule_file, rule_line, rule_set_version
-        """;
-
-    internal const string InsertValues = """
-        @IdempotencyKey, @Kind, @Target, @ExternalUserId, @Payload, @Lane, 'pending', @IsIdempotent, @QuotaSubject, @Deadline,
-        @CreatedAt, @NextAttemptAt, 0, @BroadcastId, @CallbackId, @RuleName, @RuleFile, @RuleLine, @RuleSetVersion
-        """;
-
-    internal const string InsertedColumns = """
-        inserted.id AS Id, inserted.idempotency_key AS IdempotencyKey, inserted.kind AS Kind, inserted.target AS Target,
-        inserted.external_user_id AS ExternalUserId, inserted.payload AS Payload, inserted.lane AS Lane, inserted.state AS State,
-        inserted.is_idempotent AS IsIdempotent, inserted.quota_subject AS QuotaSubject, inserted.deadline AS Deadline,
-        inserted.created_at AS CreatedAt, inserted.next_attempt_at AS NextAttemptAt, inserted.attempts AS Attempts,
-        inserted.claim_token AS ClaimToken, inserted.last_errcode AS LastErrcode, inserted.last_error AS LastError,
-        inserted.remote_ids AS RemoteIds, inserted.completed_at AS CompletedAt, inserted.broadcast_id AS BroadcastId,
-        inserted.callback_id AS CallbackId, inserted.rule_name AS RuleName, inserted.rule_file AS RuleFile,
-        inserted.rule_line AS RuleLine, inserted.rule_set_version AS RuleSetVersion, inserted.call_started_at AS CallStartedAt
-        """;
-
+    private readonly string _insertSql = database.Dialect.Pick(OutboxSqliteStatements.Insert, OutboxSqlServerStatements.Insert);
+    private readonly string _claimSql = database.Dialect.Pick(OutboxSqliteStatements.Claim, OutboxSqlServerStatements.Claim);
+    private readonly string _recoverUnknownSql = database.Dialect.Pick(OutboxSqliteStatements.RecoverUnknown, OutboxSqlServerStatements.RecoverUnknown);
+    private readonly string _listByStateSql = database.Dialect.Pick(OutboxSqliteStatements.ListByState, OutboxSqlServerStatements.ListByState);
+    private readonly string _listByCustomerSql = database.Dialect.Pick(OutboxSqliteStatements.ListByCustomer, OutboxSqlServerStatements.ListByCustomer);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -51,10 +26,9 @@ public sealed class OutboxStore(BotDatabase database)
     /// <summary>Stores every request in one transaction; duplicates are reported, not stored again.</summary>
     public async Task<IReadOnlyList<EnqueueResult>> EnqueueBatchAsync(IReadOnlyList<OutboxRequest> requests, DateTimeOffset now, CancellationToken ct)
     {
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var results = await EnqueueBatchAsync(requests, now, connection, tx, ct);
+        await using var write = await database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
+        var results = await EnqueueBatchAsync(requests, now, write.Connection, tx, ct);
         await tx.CommitAsync(ct);
         return results;
     }
@@ -73,23 +47,16 @@ public sealed class OutboxStore(BotDatabase database)
 
     private async Task<EnqueueResult> EnqueueOneOwnedAsync(OutboxRequest request, DateTimeOffset now, CancellationToken ct)
     {
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await InsertAsync(request, now, connection, null, ct);
+        await using var write = await database.OpenWriteAsync(ct);
+        return await InsertAsync(request, now, write.Connection, null, ct);
     }
 
     private async Task<EnqueueResult> InsertAsync(OutboxRequest request, DateTimeOffset now, DbConnection connection, DbTransaction? tx, CancellationToken ct)
     {
-        const string sqliteInsert = $"""
-            INSERT INTO outbox ({InsertColumns}) VALUES ({InsertValues})
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id
-            """;
         const string existing = "SELECT id FROM outbox WHERE idempotency_key = @IdempotencyKey";
 
         var parameters = ToParameters(request, now);
-        var insert = database.IsSqlite ? sqliteInsert : OutboxSqlServerStatements.Insert;
-        var id = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(insert, parameters, tx, cancellationToken: ct));
+        var id = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(_insertSql, parameters, tx, cancellationToken: ct));
         if (id is { } newId)
         {
             return new EnqueueResult.Enqueued(newId);
@@ -132,17 +99,9 @@ public sealed class OutboxStore(BotDatabase database)
     internal async Task<IReadOnlyList<OutboxItem>> ClaimAsync(int limit, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken ct)
     {
         // One statement claims and returns the rows, so two dispatchers can never take the same item.
-        const string sqlite = $"""
-            UPDATE outbox SET state = 'sending', claim_token = @ClaimToken, lease_until = @LeaseUntil
-            WHERE id IN (
-                SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= @Now
-                ORDER BY lane, next_attempt_at, id LIMIT @Limit)
-            RETURNING {Columns}
-            """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-            database.IsSqlite ? sqlite : OutboxSqlServerStatements.Claim,
+        await using var write = await database.OpenWriteAsync(ct);
+        var rows = await write.Connection.QueryAsync<OutboxRow>(new CommandDefinition(
+            _claimSql,
             new
             {
                 ClaimToken = Guid.NewGuid().ToString("D"),
@@ -162,38 +121,23 @@ public sealed class OutboxStore(BotDatabase database)
     /// </summary>
     internal async Task<IReadOnlyList<OutboxItem>> RecoverExpiredLeasesAsync(DateTimeOffset now, int maxAttempts, CancellationToken ct)
     {
-        const string sqliteUnknown = $"""
-            UPDATE outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
-                last_error = '{LeaseExpiredInDoubt}'
-            WHERE {ExpiredInDoubt}
-            RETURNING {Columns}
-            """;
-        // After the statement above: what is left never started its call, or may safely call again.
+        // After the unknown ones are taken out: what is left never started its call, or may safely call again.
         const string requeue = $"""
             UPDATE outbox SET
                 state = CASE WHEN attempts + 1 >= @MaxAttempts THEN 'failed' ELSE 'pending' END,
                 completed_at = CASE WHEN attempts + 1 >= @MaxAttempts THEN @Now ELSE NULL END,
                 attempts = attempts + 1, next_attempt_at = @Now, claim_token = NULL, lease_until = NULL,
                 last_error = CASE WHEN call_started_at IS NULL THEN 'lease expired before its call started'
-                    ELSE '{LeaseExpiredInDoubt}; sent again (idempotent)' END
+                    ELSE '{OutboxSql.LeaseExpiredInDoubt}; sent again (idempotent)' END
             WHERE state = 'sending' AND lease_until <= @Now
             """;
         var parameters = new { Now = now.ToUnixTimeMilliseconds(), MaxAttempts = maxAttempts };
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        var unknown = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-            database.IsSqlite ? sqliteUnknown : OutboxSqlServerStatements.RecoverUnknown, parameters, cancellationToken: ct));
-        await connection.ExecuteAsync(new CommandDefinition(requeue, parameters, cancellationToken: ct));
+        await using var write = await database.OpenWriteAsync(ct);
+        var unknown = await write.Connection.QueryAsync<OutboxRow>(new CommandDefinition(
+            _recoverUnknownSql, parameters, cancellationToken: ct));
+        await write.Connection.ExecuteAsync(new CommandDefinition(requeue, parameters, cancellationToken: ct));
         return unknown.Select(ToItem).ToList();
     }
-
-    internal const string LeaseExpiredInDoubt = "lease expired after its call started; it may have been applied";
-
-    // An expired claim whose call started is in doubt; only an idempotent item with time and attempts left may go again.
-    internal const string ExpiredInDoubt = """
-        state = 'sending' AND lease_until <= @Now AND call_started_at IS NOT NULL
-            AND (is_idempotent = 0 OR deadline < @Now OR attempts + 1 >= @MaxAttempts)
-        """;
 
     /// <summary>
     /// Records, under the claim and before the limiter's decision and the HTTP call, that the item's call may start
@@ -280,7 +224,7 @@ public sealed class OutboxStore(BotDatabase database)
 
     public async Task<OutboxItem?> GetAsync(long id, CancellationToken ct)
     {
-        const string sql = $"SELECT {Columns} FROM outbox WHERE id = @Id";
+        const string sql = $"SELECT {OutboxSql.Columns} FROM outbox WHERE id = @Id";
         await using var connection = await database.OpenAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<OutboxRow>(new CommandDefinition(sql, new { Id = id }, cancellationToken: ct));
         return row is null ? null : ToItem(row);
@@ -299,10 +243,9 @@ public sealed class OutboxStore(BotDatabase database)
     /// <summary>Items in one state, newest first: operators list unknown, failed and expired items here.</summary>
     public async Task<IReadOnlyList<OutboxItem>> ListByStateAsync(OutboxState state, int limit, CancellationToken ct)
     {
-        const string sqlite = $"SELECT {Columns} FROM outbox WHERE state = @State ORDER BY id DESC LIMIT @Limit";
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-            database.IsSqlite ? sqlite : OutboxSqlServerStatements.ListByState,
+            _listByStateSql,
             new { State = ToText(state), Limit = limit }, cancellationToken: ct));
         return rows.Select(ToItem).ToList();
     }
@@ -310,10 +253,9 @@ public sealed class OutboxStore(BotDatabase database)
     /// <summary>Everything sent (or meant to be sent) to one customer, newest first, for "explain".</summary>
     public async Task<IReadOnlyList<OutboxItem>> ListByCustomerAsync(string externalUserId, int limit, CancellationToken ct)
     {
-        const string sqlite = $"SELECT {Columns} FROM outbox WHERE external_user_id = @ExternalUserId ORDER BY id DESC LIMIT @Limit";
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<OutboxRow>(new CommandDefinition(
-            database.IsSqlite ? sqlite : OutboxSqlServerStatements.ListByCustomer,
+            _listByCustomerSql,
             new { ExternalUserId = externalUserId, Limit = limit }, cancellationToken: ct));
         return rows.Select(ToItem).ToList();
     }
@@ -400,37 +342,4 @@ public sealed class OutboxStore(BotDatabase database)
         public string? RuleSetVersion { get; init; }
         public long? CallStartedAt { get; init; }
     }
-}
-
-/// <summary>The outbox statements whose T-SQL differs from the shared SQL (upsert, claim locking, OUTPUT, paging).</summary>
-[SqlServerStatements]
-internal static class OutboxSqlServerStatements
-{
-    // UPDLOCK + HOLDLOCK range-locks the key, so two concurrent enqueues of one key insert once.
-    public const string Insert = $"""
-        INSERT INTO dbo.outbox ({OutboxStore.InsertColumns}) OUTPUT inserted.id
-        SELECT {OutboxStore.InsertValues}
-        WHERE NOT EXISTS (SELECT 1 FROM dbo.outbox WITH (UPDLOCK, HOLDLOCK) WHERE idempotency_key = @IdempotencyKey);
-        """;
-
-    // READPAST skips rows another dispatcher is claiming instead of waiting for them.
-    public const string Claim = $"""
-        WITH due AS (
-            SELECT TOP (@Limit) * FROM dbo.outbox WITH (ROWLOCK, UPDLOCK, READPAST)
-            WHERE state = 'pending' AND next_attempt_at <= @Now
-            ORDER BY lane, next_attempt_at, id)
-        UPDATE due SET state = 'sending', claim_token = @ClaimToken, lease_until = @LeaseUntil
-        OUTPUT {OutboxStore.InsertedColumns};
-        """;
-
-    public const string RecoverUnknown = $"""
-        UPDATE dbo.outbox SET state = 'unknown', completed_at = @Now, claim_token = NULL, lease_until = NULL,
-            last_error = '{OutboxStore.LeaseExpiredInDoubt}'
-        OUTPUT {OutboxStore.InsertedColumns}
-        WHERE {OutboxStore.ExpiredInDoubt};
-        """;
-
-    public const string ListByState = $"SELECT TOP (@Limit) {OutboxStore.Columns} FROM dbo.outbox WHERE state = @State ORDER BY id DESC;";
-
-    public const string ListByCustomer = $"SELECT TOP (@Limit) {OutboxStore.Columns} FROM dbo.outbox WHERE external_user_id = @ExternalUserId ORDER BY id DESC;";
 }

@@ -6,8 +6,9 @@ using Microsoft.Extensions.Options;
 namespace Bot.Core.Storage;
 
 /// <summary>
-/// Opens connections to the configured database. Stores pick their SQL by <see cref="Provider"/> only where the
-/// dialects differ (upserts, locking, paging); everything else is shared.
+/// Opens connections to the configured database: for reads as they come, for writes one at a time on SQLite. Stores
+/// pick their SQL through <see cref="Dialect"/> only where the dialects differ (upserts, locking, paging); everything
+/// else is shared.
 /// </summary>
 public sealed class BotDatabase
 {
@@ -26,47 +27,49 @@ public sealed class BotDatabase
         _connectionString = Provider == StorageProvider.Sqlite
             ? PrepareSqlite(options.Value.ConnectionString)
             : options.Value.ConnectionString;
+        Dialect = new SqlDialect(Provider);
         _sqliteWriteTurns = Provider == StorageProvider.Sqlite ? new WriteTurns() : null;
         _combined = new CombinedWrites(this);
     }
 
     public StorageProvider Provider { get; }
 
+    /// <summary>Picks, once per store, the SQLite or the T-SQL text of the statements whose dialects differ.</summary>
+    public SqlDialect Dialect { get; }
+
+    private bool IsSqlite => Provider == StorageProvider.Sqlite;
+
     /// <summary>
-    /// Waits for this process's turn to write, for SQLite (a no-op for SQL Server, whose row locks need no queue).
-    /// Take it before opening the connection of a write and hold it until that connection is disposed; never nest it.
+    /// Opens a connection for a write, holding this process's turn to write until it is disposed: for SQLite, the
+    /// writer waits here for the writers before it (SQL Server's row locks need no queue, so it opens at once).
     /// <paramref name="acknowledging"/> writers (the inbox's group commit, which WeCom's 200 waits for) go before the
-    /// queued background writes of handlers and dispatchers.
+    /// queued background writes of handlers and dispatchers. Never open a second one while holding one.
     /// </summary>
-    public async ValueTask<WriteTurn> WriteTurnAsync(CancellationToken cancellationToken, bool acknowledging = false)
+    public async ValueTask<WriteConnection> OpenWriteAsync(CancellationToken cancellationToken, bool acknowledging = false)
     {
-        if (_sqliteWriteTurns is null)
+        if (_sqliteWriteTurns is not null)
         {
-            return default;
+            await _sqliteWriteTurns.EnterAsync(acknowledging, cancellationToken);
         }
-        await _sqliteWriteTurns.EnterAsync(acknowledging, cancellationToken);
-        return new WriteTurn(_sqliteWriteTurns);
+        try
+        {
+            return new WriteConnection(await OpenAsync(cancellationToken), _sqliteWriteTurns);
+        }
+        catch
+        {
+            _sqliteWriteTurns?.Exit();
+            throw;
+        }
     }
 
     /// <summary>
     /// Runs one short write (a fenced single-row UPDATE recording an outcome) in a transaction shared with the other
     /// such writes waiting at that moment; returns the rows it affected. Not cancellable: it records what already
-    /// happened. Takes the write turn itself, so never call it while holding one.
+    /// happened. Takes the write turn itself, so never call it while holding a <see cref="WriteConnection"/>.
     /// </summary>
     public Task<int> ExecuteCombinedAsync(string sql, object parameters) => _combined.ExecuteAsync(sql, parameters);
 
-    /// <summary>One writer's turn; disposing it lets the next writer in.</summary>
-    public readonly struct WriteTurn : IDisposable
-    {
-        private readonly WriteTurns? _turns;
-
-        internal WriteTurn(WriteTurns turns) => _turns = turns;
-
-        public void Dispose() => _turns?.Exit();
-    }
-
-    public bool IsSqlite => Provider == StorageProvider.Sqlite;
-
+    /// <summary>Opens a connection for reading; a write goes through <see cref="OpenWriteAsync"/>, which takes the write turn.</summary>
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {
         DbConnection connection = IsSqlite ? new SqliteConnection(_connectionString) : new SqlConnection(_connectionString);

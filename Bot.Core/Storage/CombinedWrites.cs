@@ -45,13 +45,12 @@ internal sealed class CombinedWrites(BotDatabase database)
         try
         {
             var rows = new int[batch.Count];
-            using (await database.WriteTurnAsync(CancellationToken.None))
+            await using (var write = await database.OpenWriteAsync(CancellationToken.None))
             {
-                await using var connection = await database.OpenAsync(CancellationToken.None);
-                await using var tx = await connection.BeginTransactionAsync(CancellationToken.None);
+                await using var tx = await write.Connection.BeginTransactionAsync(CancellationToken.None);
                 for (var i = 0; i < batch.Count; i++)
                 {
-                    rows[i] = await connection.ExecuteAsync(new CommandDefinition(batch[i].Sql, batch[i].Parameters, tx));
+                    rows[i] = await write.Connection.ExecuteAsync(new CommandDefinition(batch[i].Sql, batch[i].Parameters, tx));
                 }
                 await tx.CommitAsync(CancellationToken.None);
             }

@@ -50,7 +50,7 @@ public sealed partial class MigrationRunner(BotDatabase database, ILogger<Migrat
     {
         var migrations = Load(database.Provider);
         await using var connection = await database.OpenAsync(cancellationToken);
-        return database.IsSqlite
+        return database.Provider == StorageProvider.Sqlite
             ? await ApplySqliteAsync(connection, migrations, cancellationToken)
             : await ApplySqlServerAsync(connection, migrations, cancellationToken);
     }

@@ -62,8 +62,7 @@ internal sealed class DatabaseHealthCheck(BotDatabase database, SchemaState sche
     private async Task ProbeAsync()
     {
         // Queued with the acknowledging writers: the probe measures what a callback's store would wait for.
-        using var turn = await database.WriteTurnAsync(CancellationToken.None, acknowledging: true);
-        await using var connection = await database.OpenAsync(CancellationToken.None);
-        await connection.ExecuteAsync(new CommandDefinition(WriteProbeSql));
+        await using var write = await database.OpenWriteAsync(CancellationToken.None, acknowledging: true);
+        await write.Connection.ExecuteAsync(new CommandDefinition(WriteProbeSql));
     }
 }

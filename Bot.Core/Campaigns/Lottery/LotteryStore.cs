@@ -43,6 +43,9 @@ internal sealed class LotteryStore(BotDatabase database)
         entry_list_hash AS EntryListHash, announced_unix_ms AS AnnouncedUnixMs
         """;
 
+    private readonly string _insertLotterySql = database.Dialect.Pick(SqliteInsertLottery, LotterySqlServerSql.InsertLottery);
+    private readonly string _insertEntrySql = database.Dialect.Pick(SqliteInsertEntry, LotterySqlServerSql.InsertEntry);
+
     public async Task<LotteryRow?> FindAsync(string name, CancellationToken ct)
     {
         const string sql = $"SELECT {Columns} FROM lottery WHERE name = @name";
@@ -57,16 +60,16 @@ internal sealed class LotteryStore(BotDatabase database)
         return [.. await connection.QueryAsync<LotteryRow>(new CommandDefinition(sql, cancellationToken: ct))];
     }
 
+    private const string SqliteInsertLottery = """
+        INSERT INTO lottery (name, definition, fingerprint, opens_unix_ms, draws_unix_ms, state, first_seen_unix_ms)
+        VALUES (@Name, @Definition, @Fingerprint, @OpensUnixMs, @DrawsUnixMs, 'pending', @NowUnixMs)
+        ON CONFLICT (name) DO NOTHING
+        """;
+
     /// <summary>Stores a lottery seen for the first time; false when another instance stored it first.</summary>
     public async Task<bool> InsertAsync(LotteryDefinition definition, long nowUnixMs, CancellationToken ct)
     {
-        const string sqlite = """
-            INSERT INTO lottery (name, definition, fingerprint, opens_unix_ms, draws_unix_ms, state, first_seen_unix_ms)
-            VALUES (@Name, @Definition, @Fingerprint, @OpensUnixMs, @DrawsUnixMs, 'pending', @NowUnixMs)
-            ON CONFLICT (name) DO NOTHING
-            """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
         var args = new
         {
             definition.Name,
@@ -76,8 +79,7 @@ internal sealed class LotteryStore(BotDatabase database)
             DrawsUnixMs = definition.Draws.ToUnixTimeMilliseconds(),
             NowUnixMs = nowUnixMs,
         };
-        var sql = database.IsSqlite ? sqlite : LotterySqlServerSql.InsertLottery;
-        return await connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
+        return await write.Connection.ExecuteAsync(new CommandDefinition(_insertLotterySql, args, cancellationToken: ct)) == 1;
     }
 
     /// <summary>Replaces the definition of a lottery that has not opened; false when it opened meanwhile.</summary>
@@ -88,8 +90,7 @@ internal sealed class LotteryStore(BotDatabase database)
             SET definition = @Definition, fingerprint = @Fingerprint, opens_unix_ms = @OpensUnixMs, draws_unix_ms = @DrawsUnixMs
             WHERE name = @Name AND state = 'pending'
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
         var args = new
         {
             definition.Name,
@@ -98,25 +99,23 @@ internal sealed class LotteryStore(BotDatabase database)
             OpensUnixMs = definition.Opens.ToUnixTimeMilliseconds(),
             DrawsUnixMs = definition.Draws.ToUnixTimeMilliseconds(),
         };
-        return await connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
     }
 
     /// <summary>Stores a new wording (announcement, winner tag) of an opened lottery whose locked fields are unchanged.</summary>
     public async Task<bool> ReplaceUnlockedAsync(LotteryDefinition definition, CancellationToken ct)
     {
         const string sql = "UPDATE lottery SET definition = @Definition WHERE name = @Name AND fingerprint = @Fingerprint";
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
         var args = new { definition.Name, Definition = definition.ToJson(), Fingerprint = definition.Fingerprint() };
-        return await connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
     }
 
     public async Task<bool> DeletePendingAsync(string name, CancellationToken ct)
     {
         const string sql = "DELETE FROM lottery WHERE name = @name AND state = 'pending'";
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new { name }, cancellationToken: ct)) == 1;
+        await using var write = await database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql, new { name }, cancellationToken: ct)) == 1;
     }
 
     /// <summary>Opens the lottery with this seed; false when another instance opened it first (its seed stands).</summary>
@@ -126,10 +125,16 @@ internal sealed class LotteryStore(BotDatabase database)
             UPDATE lottery SET state = 'open', seed = @seedHex, commitment = @commitment, committed_unix_ms = @nowUnixMs
             WHERE name = @name AND state = 'pending'
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new { name, seedHex, commitment, nowUnixMs }, cancellationToken: ct)) == 1;
+        await using var write = await database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql, new { name, seedHex, commitment, nowUnixMs }, cancellationToken: ct)) == 1;
     }
+
+    private const string SqliteInsertEntry = """
+        INSERT INTO lottery_entry (lottery, external_user_id, chat_id, source, entered_unix_ms)
+        SELECT @lottery, @externalUserId, @chatId, @source, @nowUnixMs
+        WHERE EXISTS (SELECT 1 FROM lottery WHERE name = @lottery AND state = 'open')
+        ON CONFLICT (lottery, external_user_id) DO NOTHING
+        """;
 
     /// <summary>
     /// Adds an entry while the lottery is open; false when it was already there or the lottery is no longer open.
@@ -138,17 +143,9 @@ internal sealed class LotteryStore(BotDatabase database)
     /// </summary>
     public async Task<bool> InsertEntryAsync(string lottery, string externalUserId, string? chatId, string source, long nowUnixMs, CancellationToken ct)
     {
-        const string sqlite = """
-            INSERT INTO lottery_entry (lottery, external_user_id, chat_id, source, entered_unix_ms)
-            SELECT @lottery, @externalUserId, @chatId, @source, @nowUnixMs
-            WHERE EXISTS (SELECT 1 FROM lottery WHERE name = @lottery AND state = 'open')
-            ON CONFLICT (lottery, external_user_id) DO NOTHING
-            """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        var sql = database.IsSqlite ? sqlite : LotterySqlServerSql.InsertEntry;
+        await using var write = await database.OpenWriteAsync(ct);
         var args = new { lottery, externalUserId, chatId, source, nowUnixMs };
-        return await connection.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct)) == 1;
+        return await write.Connection.ExecuteAsync(new CommandDefinition(_insertEntrySql, args, cancellationToken: ct)) == 1;
     }
 
     /// <summary>Every lottery the customer entered, newest first, for "explain".</summary>
@@ -235,22 +232,21 @@ internal sealed class LotteryStore(BotDatabase database)
             """;
         const string record = "UPDATE lottery SET entry_count = @EntryCount, entry_list_hash = @EntryListHash WHERE name = @lottery";
 
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        if (await connection.ExecuteAsync(new CommandDefinition(claim, new { lottery, nowUnixMs, late, announceLeaseUntilUnixMs }, tx, cancellationToken: ct)) != 1)
+        await using var write = await database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
+        if (await write.Connection.ExecuteAsync(new CommandDefinition(claim, new { lottery, nowUnixMs, late, announceLeaseUntilUnixMs }, tx, cancellationToken: ct)) != 1)
         {
             await tx.RollbackAsync(ct);
             return false;
         }
-        var seed = await connection.ExecuteScalarAsync<string>(new CommandDefinition(seedSql, new { lottery }, tx, cancellationToken: ct))
+        var seed = await write.Connection.ExecuteScalarAsync<string>(new CommandDefinition(seedSql, new { lottery }, tx, cancellationToken: ct))
                    ?? throw new InvalidOperationException($"Lottery '{lottery}' is open but has no seed");
-        var entrants = await EntrantsAsync(connection, tx, lottery, ct);
+        var entrants = await EntrantsAsync(write.Connection, tx, lottery, ct);
         var (winners, entryCount, entryListHash) = pick(seed, entrants);
         // One command per winner inside one transaction: prizes are counted in tens, not thousands.
         var rows = winners.Select((w, i) => new { Lottery = lottery, Rank = i + 1, w.Prize, w.ExternalUserId });
-        await connection.ExecuteAsync(new CommandDefinition(insertWinner, rows, tx, cancellationToken: ct));
-        await connection.ExecuteAsync(new CommandDefinition(record, new { lottery, EntryCount = entryCount, EntryListHash = entryListHash }, tx, cancellationToken: ct));
+        await write.Connection.ExecuteAsync(new CommandDefinition(insertWinner, rows, tx, cancellationToken: ct));
+        await write.Connection.ExecuteAsync(new CommandDefinition(record, new { lottery, EntryCount = entryCount, EntryListHash = entryListHash }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
         return true;
     }
@@ -274,17 +270,15 @@ internal sealed class LotteryStore(BotDatabase database)
             WHERE name = @lottery AND state = 'drawn' AND announced_unix_ms IS NULL
               AND (announce_lease_unix_ms IS NULL OR announce_lease_unix_ms <= @nowUnixMs)
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql, new { lottery, nowUnixMs, leaseUntilUnixMs }, cancellationToken: ct)) == 1;
+        await using var write = await database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql, new { lottery, nowUnixMs, leaseUntilUnixMs }, cancellationToken: ct)) == 1;
     }
 
     public async Task MarkAnnouncedAsync(string lottery, long nowUnixMs, CancellationToken ct)
     {
         const string sql = "UPDATE lottery SET announced_unix_ms = @nowUnixMs WHERE name = @lottery";
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { lottery, nowUnixMs }, cancellationToken: ct));
+        await using var write = await database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(sql, new { lottery, nowUnixMs }, cancellationToken: ct));
     }
 }
 

@@ -60,31 +60,36 @@ public sealed class BroadcastService
     private readonly BotDatabase _database;
     private readonly OutboxWriter _writer;
     private readonly TimeProvider _time;
+    private readonly string _insertSql;
+    private readonly string _listSql;
 
     internal BroadcastService(BotDatabase database, OutboxWriter writer, TimeProvider time)
     {
         _database = database;
         _writer = writer;
         _time = time;
+        _insertSql = database.Dialect.Pick(SqliteInsert, BroadcastSqlServerStatements.Insert);
+        _listSql = database.Dialect.Pick(SqliteList, BroadcastSqlServerStatements.List);
     }
+
+    private const string SqliteInsert = """
+        INSERT INTO broadcast (name, message_text, attachments, target_kind, sender, total, created_at)
+        VALUES (@Name, @Text, @AttachmentsJson, @TargetKind, @Sender, @Total, @CreatedAt)
+        RETURNING id
+        """;
 
     public async Task<BroadcastSummary> StartAsync(BroadcastRequest request, CancellationToken ct)
     {
-        const string sqliteInsert = """
-            INSERT INTO broadcast (name, message_text, attachments, target_kind, sender, total, created_at)
-            VALUES (@Name, @Text, @AttachmentsJson, @TargetKind, @Sender, @Total, @CreatedAt)
-            RETURNING id
-            """;
         Validator.ValidateObject(request, new ValidationContext(request), validateAllProperties: true);
         var attachments = request.AttachmentsJson is null ? null : JsonNode.Parse(request.AttachmentsJson)?.AsArray()
             ?? throw new ArgumentException("AttachmentsJson must be a JSON array", nameof(request));
         var targets = DistinctTargets(request.Targets);
         var now = _time.GetUtcNow();
 
-        await using var connection = await _database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var id = await connection.QuerySingleAsync<long>(new CommandDefinition(
-            _database.IsSqlite ? sqliteInsert : BroadcastSqlServerStatements.Insert,
+        await using var write = await _database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
+        var id = await write.Connection.QuerySingleAsync<long>(new CommandDefinition(
+            _insertSql,
             new
             {
                 request.Name,
@@ -97,7 +102,7 @@ public sealed class BroadcastService
             },
             tx, cancellationToken: ct));
         var items = targets.Select(target => ToOutboxRequest(id, request, attachments, target)).ToList();
-        await _writer.EnqueueBatchAsync(items, connection, tx, ct);
+        await _writer.EnqueueBatchAsync(items, write.Connection, tx, ct);
         await tx.CommitAsync(ct);
         _writer.NotifyCommitted();
         return new BroadcastSummary(id, request.Name, request.TargetKind, request.Sender, targets.Count, now);
@@ -173,16 +178,16 @@ public sealed class BroadcastService
         return new BroadcastProgress(summary, byState, remaining, finishedAt, estimate);
     }
 
+    private const string SqliteList = """
+        SELECT id AS Id, name AS Name, target_kind AS TargetKind, sender AS Sender, total AS Total, created_at AS CreatedAt
+        FROM broadcast ORDER BY id DESC LIMIT @Limit
+        """;
+
     /// <summary>Broadcasts, newest first.</summary>
     public async Task<IReadOnlyList<BroadcastSummary>> ListAsync(int limit, CancellationToken ct)
     {
-        const string sqlite = """
-            SELECT id AS Id, name AS Name, target_kind AS TargetKind, sender AS Sender, total AS Total, created_at AS CreatedAt
-            FROM broadcast ORDER BY id DESC LIMIT @Limit
-            """;
         await using var connection = await _database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<BroadcastRow>(new CommandDefinition(
-            _database.IsSqlite ? sqlite : BroadcastSqlServerStatements.List, new { Limit = limit }, cancellationToken: ct));
+        var rows = await connection.QueryAsync<BroadcastRow>(new CommandDefinition(_listSql, new { Limit = limit }, cancellationToken: ct));
         return rows.Select(ToSummary).ToList();
     }
 

@@ -58,26 +58,36 @@ public sealed class MassMessageStore(BotDatabase database)
         (SELECT COUNT(*) FROM mass_message_recipients r WHERE r.outbox_id = t.outbox_id AND r.status = 3) AS RecipientsAlreadyReceived
         """;
 
+    private readonly string _discoverSql = database.Dialect.Pick(SqliteDiscover, MassMessageSqlServerStatements.Discover);
+    private readonly string _selectDueSql = database.Dialect.Pick(SqliteSelectDue, MassMessageSqlServerStatements.SelectDue);
+    private readonly string _upsertRecipientSql = database.Dialect.Pick(SqliteUpsertRecipient, MassMessageSqlServerStatements.UpsertRecipient);
+    private readonly string _listSql = database.Dialect.Pick(SqliteList, MassMessageSqlServerStatements.List);
+
+    private const string SqliteDiscover = """
+        INSERT OR IGNORE INTO mass_message_tasks (outbox_id, msg_id, kind, target, script, state, sent_at, next_poll_at)
+        SELECT o.id, o.remote_ids, o.kind, o.target, o.rule_name, 'pending', o.completed_at, @Now
+        FROM outbox o
+        WHERE o.state = 'sent' AND o.lane = 3 AND o.kind IN ('seeding_post', 'broadcast')
+          AND o.remote_ids IS NOT NULL AND o.remote_ids <> '' AND o.completed_at >= @Since
+          AND NOT EXISTS (SELECT 1 FROM mass_message_tasks t WHERE t.outbox_id = o.id)
+        """;
+
     /// <summary>
     /// Starts tracking the sent mass-message items completed since <paramref name="since"/> (older ones predate the
     /// tracker or its downtime and would only be declared stale unasked). Returns how many were added.
     /// </summary>
     public async Task<int> DiscoverAsync(DateTimeOffset now, DateTimeOffset since, CancellationToken ct)
     {
-        const string sqlite = """
-            INSERT OR IGNORE INTO mass_message_tasks (outbox_id, msg_id, kind, target, script, state, sent_at, next_poll_at)
-            SELECT o.id, o.remote_ids, o.kind, o.target, o.rule_name, 'pending', o.completed_at, @Now
-            FROM outbox o
-            WHERE o.state = 'sent' AND o.lane = 3 AND o.kind IN ('seeding_post', 'broadcast')
-              AND o.remote_ids IS NOT NULL AND o.remote_ids <> '' AND o.completed_at >= @Since
-              AND NOT EXISTS (SELECT 1 FROM mass_message_tasks t WHERE t.outbox_id = o.id)
-            """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(
-            database.IsSqlite ? sqlite : MassMessageSqlServerStatements.Discover,
+        await using var write = await database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(
+            _discoverSql,
             new { Now = now.ToUnixTimeMilliseconds(), Since = since.ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }
+
+    private const string SqliteSelectDue = """
+        SELECT outbox_id AS OutboxId, next_poll_at AS NextPollAt FROM mass_message_tasks
+        WHERE state = 'pending' AND next_poll_at <= @Now ORDER BY next_poll_at LIMIT @Limit
+        """;
 
     /// <summary>
     /// Claims pending tasks due for a poll by moving their next poll on; a task another instance moved first is not
@@ -85,25 +95,20 @@ public sealed class MassMessageStore(BotDatabase database)
     /// </summary>
     public async Task<IReadOnlyList<MassMessageTaskView>> ClaimDueAsync(DateTimeOffset now, TimeSpan pollInterval, int limit, CancellationToken ct)
     {
-        const string sqlite = """
-            SELECT outbox_id AS OutboxId, next_poll_at AS NextPollAt FROM mass_message_tasks
-            WHERE state = 'pending' AND next_poll_at <= @Now ORDER BY next_poll_at LIMIT @Limit
-            """;
         const string claim = """
             UPDATE mass_message_tasks SET next_poll_at = @Next
             WHERE outbox_id = @OutboxId AND next_poll_at = @Old AND state = 'pending'
             """;
         const string read = $"SELECT {TaskColumns} FROM mass_message_tasks t WHERE t.outbox_id IN @Ids";
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
         var nowMs = now.ToUnixTimeMilliseconds();
-        var due = await connection.QueryAsync<(long OutboxId, long NextPollAt)>(new CommandDefinition(
-            database.IsSqlite ? sqlite : MassMessageSqlServerStatements.SelectDue, new { Now = nowMs, Limit = limit }, cancellationToken: ct));
+        var due = await write.Connection.QueryAsync<(long OutboxId, long NextPollAt)>(new CommandDefinition(
+            _selectDueSql, new { Now = nowMs, Limit = limit }, cancellationToken: ct));
         var claimed = new List<long>();
         var next = (now + pollInterval).ToUnixTimeMilliseconds();
         foreach (var (id, old) in due)
         {
-            if (await connection.ExecuteAsync(new CommandDefinition(claim, new { OutboxId = id, Old = old, Next = next }, cancellationToken: ct)) == 1)
+            if (await write.Connection.ExecuteAsync(new CommandDefinition(claim, new { OutboxId = id, Old = old, Next = next }, cancellationToken: ct)) == 1)
             {
                 claimed.Add(id);
             }
@@ -112,28 +117,27 @@ public sealed class MassMessageStore(BotDatabase database)
         {
             return [];
         }
-        return (await connection.QueryAsync<MassMessageTaskView>(new CommandDefinition(read, new { Ids = claimed }, cancellationToken: ct))).ToList();
+        return (await write.Connection.QueryAsync<MassMessageTaskView>(new CommandDefinition(read, new { Ids = claimed }, cancellationToken: ct))).ToList();
     }
+
+    private const string SqliteUpsertRecipient = """
+        INSERT INTO mass_message_recipients (outbox_id, sender, recipient, status, send_time)
+        VALUES (@OutboxId, @Sender, @Recipient, @Status, @SendTime)
+        ON CONFLICT (outbox_id, sender, recipient) DO UPDATE SET status = excluded.status, send_time = excluded.send_time
+        """;
 
     /// <summary>Records what WeCom reported for the task's senders and recipients (re-polls overwrite).</summary>
     public async Task RecordProgressAsync(long outboxId, int sendersTotal, int sendersSent, IReadOnlyList<MassMessageRecipient> recipients, CancellationToken ct)
     {
-        const string sqliteUpsert = """
-            INSERT INTO mass_message_recipients (outbox_id, sender, recipient, status, send_time)
-            VALUES (@OutboxId, @Sender, @Recipient, @Status, @SendTime)
-            ON CONFLICT (outbox_id, sender, recipient) DO UPDATE SET status = excluded.status, send_time = excluded.send_time
-            """;
         const string counts = "UPDATE mass_message_tasks SET senders_total = @SendersTotal, senders_sent = @SendersSent WHERE outbox_id = @OutboxId";
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var upsert = database.IsSqlite ? sqliteUpsert : MassMessageSqlServerStatements.UpsertRecipient;
+        await using var write = await database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
         foreach (var r in recipients)
         {
-            await connection.ExecuteAsync(new CommandDefinition(upsert,
+            await write.Connection.ExecuteAsync(new CommandDefinition(_upsertRecipientSql,
                 new { OutboxId = outboxId, r.Sender, r.Recipient, r.Status, r.SendTime }, tx, cancellationToken: ct));
         }
-        await connection.ExecuteAsync(new CommandDefinition(counts,
+        await write.Connection.ExecuteAsync(new CommandDefinition(counts,
             new { OutboxId = outboxId, SendersTotal = sendersTotal, SendersSent = sendersSent }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
     }
@@ -145,9 +149,8 @@ public sealed class MassMessageStore(BotDatabase database)
             UPDATE mass_message_tasks SET state = @State, settled_at = @At, note = @Note
             WHERE outbox_id = @OutboxId AND state = 'pending'
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql,
+        await using var write = await database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql,
             new { OutboxId = outboxId, State = state, At = at.ToUnixTimeMilliseconds(), Note = note }, cancellationToken: ct)) == 1;
     }
 
@@ -161,21 +164,21 @@ public sealed class MassMessageStore(BotDatabase database)
             UPDATE mass_message_tasks SET reminders = reminders + 1, last_reminded_at = @At
             WHERE outbox_id = @OutboxId AND reminders = @Expected AND state = 'pending'
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        return await connection.ExecuteAsync(new CommandDefinition(sql,
+        await using var write = await database.OpenWriteAsync(ct);
+        return await write.Connection.ExecuteAsync(new CommandDefinition(sql,
             new { OutboxId = outboxId, Expected = expectedReminders, At = at.ToUnixTimeMilliseconds() }, cancellationToken: ct)) == 1;
     }
 
+    private const string SqliteList = $"""
+        SELECT {TaskColumns} FROM mass_message_tasks t
+        WHERE (@State IS NULL OR t.state = @State) ORDER BY t.outbox_id DESC LIMIT @Limit
+        """;
+
     public async Task<IReadOnlyList<MassMessageTaskView>> ListAsync(string? state, int limit, CancellationToken ct)
     {
-        const string sqlite = $"""
-            SELECT {TaskColumns} FROM mass_message_tasks t
-            WHERE (@State IS NULL OR t.state = @State) ORDER BY t.outbox_id DESC LIMIT @Limit
-            """;
         await using var connection = await database.OpenAsync(ct);
         return (await connection.QueryAsync<MassMessageTaskView>(new CommandDefinition(
-            database.IsSqlite ? sqlite : MassMessageSqlServerStatements.List, new { State = state, Limit = limit }, cancellationToken: ct))).ToList();
+            _listSql, new { State = state, Limit = limit }, cancellationToken: ct))).ToList();
     }
 
     public async Task<IReadOnlyList<MassMessageRecipient>> ListRecipientsAsync(long outboxId, CancellationToken ct)

@@ -30,16 +30,17 @@ public static class SeedingPostState
 /// <summary>Seeding runs and their schedule. Times are Unix milliseconds (UTC) in both dialects.</summary>
 public sealed class SeedingStore(BotDatabase database)
 {
+    private readonly string _insertRunSql = database.Dialect.Pick(SqliteSql.InsertRun, SeedingSqlServerSql.InsertRun);
+    private readonly string _claimSql = database.Dialect.Pick(SqliteSql.Claim, SeedingSqlServerSql.Claim);
+
     public async Task<long?> TryStartRunAsync(
         string script, string chatId, string startKey, DateTimeOffset startedAt, string fingerprint,
         IReadOnlyList<PlannedPost> posts, CancellationToken ct)
     {
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
         var run = new { Script = script, ChatId = chatId, StartKey = startKey, StartedAt = startedAt.ToUnixTimeMilliseconds(), Fingerprint = fingerprint };
-        var runId = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            database.IsSqlite ? SqliteSql.InsertRun : SeedingSqlServerSql.InsertRun, run, tx, cancellationToken: ct));
+        var runId = await write.Connection.ExecuteScalarAsync<long?>(new CommandDefinition(_insertRunSql, run, tx, cancellationToken: ct));
         if (runId is null)
         {
             // Already started (a WeCom retry of the create event, or another instance took the cron occurrence).
@@ -51,7 +52,7 @@ public sealed class SeedingStore(BotDatabase database)
             """;
         foreach (var post in posts)
         {
-            await connection.ExecuteAsync(new CommandDefinition(insertPost, new
+            await write.Connection.ExecuteAsync(new CommandDefinition(insertPost, new
             {
                 RunId = runId, ChatId = chatId, post.Step, Sender = post.By, post.Text,
                 DueAt = post.DueAt.ToUnixTimeMilliseconds(), post.Note,
@@ -79,17 +80,15 @@ public sealed class SeedingStore(BotDatabase database)
     /// </summary>
     public async Task<IReadOnlyList<SeedingPostRow>> ClaimDueAsync(DateTimeOffset now, TimeSpan lease, int limit, CancellationToken ct)
     {
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
         var args = new { Now = now.ToUnixTimeMilliseconds(), LeaseUntil = (now + lease).ToUnixTimeMilliseconds(), Limit = limit };
-        var claimed = await connection.QueryAsync<long>(new CommandDefinition(
-            database.IsSqlite ? SqliteSql.Claim : SeedingSqlServerSql.Claim, args, cancellationToken: ct));
+        var claimed = await write.Connection.QueryAsync<long>(new CommandDefinition(_claimSql, args, cancellationToken: ct));
         var ids = claimed.ToArray();
         if (ids.Length == 0)
         {
             return [];
         }
-        return await QueryPostsAsync(connection, "p.id IN @Ids", new { Ids = ids }, ct);
+        return await QueryPostsAsync(write.Connection, "p.id IN @Ids", new { Ids = ids }, ct);
     }
 
     public async Task MarkAsync(long postId, string state, string? note, DateTimeOffset at, CancellationToken ct)
@@ -98,9 +97,8 @@ public sealed class SeedingStore(BotDatabase database)
             UPDATE seeding_posts SET state = @State, note = COALESCE(@Note, note), fired_at = @At, lease_until = NULL
             WHERE id = @Id
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, new { Id = postId, State = state, Note = note, At = at.ToUnixTimeMilliseconds() }, cancellationToken: ct));
+        await using var write = await database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(sql, new { Id = postId, State = state, Note = note, At = at.ToUnixTimeMilliseconds() }, cancellationToken: ct));
     }
 
     /// <summary>Stops the runs matching the filter and every post of theirs that has not fired yet.</summary>
@@ -116,12 +114,11 @@ public sealed class SeedingStore(BotDatabase database)
             UPDATE seeding_runs SET state = 'stopped', stop_reason = @Reason
             WHERE state = 'active' AND (@ChatId IS NULL OR chat_id = @ChatId) AND (@Script IS NULL OR script = @Script)
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
+        await using var write = await database.OpenWriteAsync(ct);
+        await using var tx = await write.Connection.BeginTransactionAsync(ct);
         var args = new { ChatId = chatId, Script = script, Reason = reason };
-        await connection.ExecuteAsync(new CommandDefinition(stopPosts, args, tx, cancellationToken: ct));
-        var runs = await connection.ExecuteAsync(new CommandDefinition(stopRuns, args, tx, cancellationToken: ct));
+        await write.Connection.ExecuteAsync(new CommandDefinition(stopPosts, args, tx, cancellationToken: ct));
+        var runs = await write.Connection.ExecuteAsync(new CommandDefinition(stopRuns, args, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
         return runs;
     }
@@ -163,9 +160,8 @@ public sealed class SeedingStore(BotDatabase database)
             WHERE state = 'active' AND NOT EXISTS (
                 SELECT 1 FROM seeding_posts p WHERE p.run_id = seeding_runs.id AND p.state IN ('planned', 'firing'))
             """;
-        using var turn = await database.WriteTurnAsync(ct);
-        await using var connection = await database.OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
+        await using var write = await database.OpenWriteAsync(ct);
+        await write.Connection.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
     }
 
     public async Task<long?> NextDueAsync(CancellationToken ct)
