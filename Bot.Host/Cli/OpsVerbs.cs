@@ -1,19 +1,5 @@
-using System.Text.Json;
-using Bot.Core.Campaigns.Preflight;
-using Bot.Core.Rules.Preview;
-using Bot.Core.Outbox;
-using Bot.Core.Campaigns.MassMessages;
-using Bot.Core.Contacts;
-using Bot.Core.Inbox;
-using Bot.Core.RateLimiting;
-using Bot.Core.Campaigns.Lottery;
-using Bot.Core.Rules;
-using Bot.Core.Campaigns.Seeding;
-using Bot.Core.Storage;
 using Bot.Core.WeCom;
 using Bot.Core.WeCom.Callbacks;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Bot.Host.Cli;
 
