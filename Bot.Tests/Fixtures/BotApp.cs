@@ -4,7 +4,10 @@ using Bot.Core.WeCom.Callbacks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
@@ -25,8 +28,15 @@ public sealed class BotApp : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string?> _settings;
 
-    public BotApp(Action<string>? editRules = null, IDictionary<string, string?>? settings = null)
+    private readonly TimeProvider? _time;
+
+    /// <param name="time">
+    /// A clock for the whole host (workers, stores, the limiter), e.g. a <c>FakeTimeProvider</c> a test advances; the
+    /// system clock when null.
+    /// </param>
+    public BotApp(Action<string>? editRules = null, IDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
+        _time = time;
         Directory = Path.Combine(Path.GetTempPath(), "wecombot-app", Guid.NewGuid().ToString("N"));
         RulesPath = Path.Combine(Directory, "rules");
         System.IO.Directory.CreateDirectory(RulesPath);
@@ -81,7 +91,15 @@ public sealed class BotApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
+        builder.ConfigureLogging(logging => logging.AddFakeLogging());
+        if (_time is { } time)
+        {
+            builder.ConfigureTestServices(services => services.AddSingleton(time));
+        }
     }
+
+    /// <summary>Every log record the host wrote, for tests that assert what an operator would read.</summary>
+    public FakeLogCollector Logs => Services.GetFakeLogCollector();
 
     public HttpClient CreateAdminClient()
     {
