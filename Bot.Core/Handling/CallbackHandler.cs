@@ -121,8 +121,8 @@ internal sealed partial class CallbackHandler(
     /// </summary>
     public IReadOnlyDictionary<string, TimeSpan> Deadlines { get; } = new Dictionary<string, TimeSpan>
     {
-        [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.Add}"] = OutboxKinds.WelcomeDeadline,
-        [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.AddHalf}"] = OutboxKinds.WelcomeDeadline,
+        [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.Add}"] = WelcomeMessage.CodeLifetime,
+        [$"{WeComEventNames.ChangeExternalContact}/{ExternalContactChange.AddHalf}"] = WelcomeMessage.CodeLifetime,
     };
 
     private static ParsedCallback Parse(StoredCallback item) =>
@@ -146,24 +146,15 @@ internal sealed partial class CallbackHandler(
             switch (action)
             {
                 case SendWelcome welcome:
-                    var payload = new WelcomePayload(new SendWelcomeRequest
+                    var request = new SendWelcomeRequest
                     {
                         WelcomeCode = welcome.WelcomeCode,
                         Text = new MessageText(welcome.Text),
                         Attachments = welcome.Attachments.Count == 0 ? null : welcome.Attachments.Select(ToApi).ToList(),
-                    }, state, userId);
-                    requests.Add(new OutboxRequest
-                    {
-                        Kind = OutboxKinds.Welcome,
-                        Target = externalUserId,
-                        ExternalUserId = externalUserId,
-                        Payload = OutboundPayloads.Serialize(payload),
-                        // A welcome code is single-use, so it names the welcome across retries and instances.
-                        IdempotencyKey = $"welcome:{welcome.WelcomeCode}",
-                        QuotaSubject = new QuotaSubject("externalcontact/send_welcome_msg", Sender: userId, ExternalUserIds: [externalUserId]),
-                        Deadline = origin.Item.ReceivedAt + OutboxKinds.WelcomeDeadline,
-                        Provenance = origin.For(welcome.Rule),
-                    });
+                    };
+                    // A welcome code is single-use, so it names the welcome across retries and instances.
+                    requests.Add(OutboxRequest.For(new WelcomeMessage(externalUserId, userId, request, state, origin.Item.ReceivedAt),
+                        $"welcome:{welcome.WelcomeCode}", origin.For(welcome.Rule)));
                     break;
                 case WelcomeSkipped skipped:
                     Log.WelcomeSkipped(logger, externalUserId, skipped.Rule.Name, skipped.Reason);
@@ -229,8 +220,9 @@ internal sealed partial class CallbackHandler(
         var options = preferenceOptions.CurrentValue;
         var confirmation = ReplyRequest(origin, message, optOut ? options.OptOutReply : options.OptInReply,
             $"preference:{origin.Item.DedupeKey}",
-            new OutboxProvenance(origin.Item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), RuleSetVersion: origin.RuleSetVersion));
-        await EnqueueAsync([confirmation with { Kind = OutboxKinds.PreferenceReply }], ct);
+            new OutboxProvenance(origin.Item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), RuleSetVersion: origin.RuleSetVersion),
+            confirmsPreference: true);
+        await EnqueueAsync([confirmation], ct);
     }
 
     private async Task ChatUpdatedAsync(RuleSet ruleSet, Origin origin, ExternalChatUpdated updated, CancellationToken ct)
@@ -269,56 +261,32 @@ internal sealed partial class CallbackHandler(
                     var (batchKey, windowEnd) = await batches.AddAsync(candidate.RuleName, candidate.ChatId, candidate.Members, origin.Item.ReceivedAt, candidate.Batch, ct);
                     var rendered = candidate.Definition.Render(GroupPostPayload.MembersPlaceholder, chat.Name ?? "");
                     var channel = candidate.Channel == GroupChannel.Robot ? GroupPostChannels.Robot : GroupPostChannels.MassMessage;
-                    requests.Add(new OutboxRequest
-                    {
-                        Kind = OutboxKinds.GroupWelcome,
-                        Target = candidate.ChatId,
-                        Payload = OutboundPayloads.Serialize(new GroupPostPayload(channel, candidate.ChatId, rendered.Text,
-                            candidate.Definition.RobotKey, candidate.Definition.Sender ?? chat.Owner, batchKey)),
-                        IdempotencyKey = batchKey,
-                        QuotaSubject = GroupPostSubject(channel, candidate.ChatId, candidate.Definition.RobotKey, candidate.Definition.Sender ?? chat.Owner),
-                        NotBefore = windowEnd,
-                        Provenance = origin.For(candidate.Rule),
-                    });
+                    var sender = candidate.Definition.Sender ?? chat.Owner;
+                    var post = new GroupPost(GroupPostPurpose.GroupWelcome, channel, candidate.ChatId, rendered.Text, candidate.Definition.RobotKey, sender, batchKey);
+                    requests.Add(OutboxRequest.For(post, batchKey, origin.For(candidate.Rule)) with { NotBefore = windowEnd });
                     break;
             }
         }
         await EnqueueAsync(requests, ct);
     }
 
-    internal static QuotaSubject GroupPostSubject(string channel, string chatId, string? robotKey, string? sender) =>
-        channel == GroupPostChannels.Robot
-            ? new QuotaSubject(QuotaRules.WebhookSend, RobotKey: robotKey)
-            : new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: sender, ChatIds: [chatId]);
+    private static OutboxRequest TagRequest(Origin origin, AddTags tags) =>
+        OutboxRequest.For(new TagChange(tags.UserId, tags.ExternalUserId, tags.Tags),
+            $"tags:{origin.Item.DedupeKey}:{tags.Rule.Name}:{tags.ExternalUserId}", origin.For(tags.Rule));
 
-    private static OutboxRequest TagRequest(Origin origin, AddTags tags) => new()
-    {
-        Kind = OutboxKinds.TagChange,
-        Target = tags.ExternalUserId,
-        ExternalUserId = tags.ExternalUserId,
-        Payload = OutboundPayloads.Serialize(new TagChangePayload(tags.UserId, tags.ExternalUserId, tags.Tags)),
-        IdempotencyKey = $"tags:{origin.Item.DedupeKey}:{tags.Rule.Name}:{tags.ExternalUserId}",
-        QuotaSubject = new QuotaSubject(QuotaRules.MarkTag, Sender: tags.UserId, ExternalUserIds: [tags.ExternalUserId]),
-        Provenance = origin.For(tags.Rule),
-    };
-
-    private static OutboxRequest ReplyRequest(Origin origin, InboundMessage message, string text, string key, OutboxProvenance provenance)
+    private static OutboxRequest ReplyRequest(
+        Origin origin, InboundMessage message, string text, string key, OutboxProvenance provenance, bool confirmsPreference = false)
     {
         var viaRobot = message.ResponseUrl is not null;
-        return new OutboxRequest
-        {
-            Kind = OutboxKinds.Reply,
-            Target = message.ChatId ?? message.FromUserId,
-            ExternalUserId = WeComUserIds.IsExternal(message.FromUserId) ? message.FromUserId : null,
-            Payload = OutboundPayloads.Serialize(new ReplyPayload(message.ResponseUrl, viaRobot ? null : message.FromUserId, text)),
-            IdempotencyKey = key,
-            QuotaSubject = viaRobot
-                ? new QuotaSubject("aibot/response")
-                : new QuotaSubject(QuotaRules.MessageSend, AppRecipient: message.FromUserId),
-            // A robot's response_url is usable for one hour (FACTS §4.2).
-            Deadline = viaRobot ? origin.Item.ReceivedAt + TimeSpan.FromHours(1) : null,
-            Provenance = provenance,
-        };
+        var reply = new ReplyMessage(
+            message.ChatId ?? message.FromUserId,
+            WeComUserIds.IsExternal(message.FromUserId) ? message.FromUserId : null,
+            message.ResponseUrl,
+            viaRobot ? null : message.FromUserId,
+            text,
+            origin.Item.ReceivedAt,
+            confirmsPreference);
+        return OutboxRequest.For(reply, key, provenance);
     }
 
     private async Task<IReadOnlyCollection<string>> CustomerTagsAsync(string externalUserId, CancellationToken ct)
