@@ -13,6 +13,7 @@ namespace Bot.Core.Outbox;
 public sealed partial class WeComOutboxSender(
     WeComApiClient api,
     WeComDirectory directory,
+    NameLookup nameLookup,
     GroupWelcomeBatches batches,
     IHttpClientFactory httpClients,
     BotMetrics metrics,
@@ -153,7 +154,7 @@ public sealed partial class WeComOutboxSender(
                 // A batch always starts with a joiner, so every one of them opted out: a greeting naming nobody is not sent.
                 return "no-op: every joiner opted out";
             }
-            text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(payload.ChatId, members, ct), StringComparison.Ordinal);
+            text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(members, ct), StringComparison.Ordinal);
         }
         if (payload.Channel == GroupPostChannels.Robot)
         {
@@ -174,23 +175,19 @@ public sealed partial class WeComOutboxSender(
         return task.MsgId;
     }
 
-    private async Task<string> MemberNamesAsync(string chatId, IReadOnlyList<string> members, CancellationToken ct)
+    private async Task<string> MemberNamesAsync(IReadOnlyList<string> members, CancellationToken ct)
     {
         var names = new List<string>(members.Count);
         foreach (var member in members)
         {
-            try
-            {
-                names.Add("@" + (await directory.GetCustomerAsync(member, ct)).Contact.Name);
-            }
-            catch (WeComApiException)
-            {
-                // Not every joiner is a contact of ours (joined by QR code); a name-less greeting beats none.
-                names.Add("@新朋友");
-            }
+            // Not every joiner is a contact of ours (joined by QR code); a name-less greeting beats none.
+            names.Add("@" + await nameLookup.NameOrAsync(() => directory.GetCustomerAsync(member, ct), c => c.Contact.Name, UnnamedJoiner, ct));
         }
         return string.Join(' ', names);
     }
+
+    /// <summary>How a group welcome names a joiner whose name cannot be looked up.</summary>
+    internal const string UnnamedJoiner = "新朋友";
 
     private TimeSpan SinceCallback(WelcomeMessage welcome) => time.GetUtcNow() - welcome.CodeIssuedAt;
 
