@@ -1,4 +1,3 @@
-using Bot.Core.Handling;
 using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
@@ -23,30 +22,16 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
         foreach (var announcement in result.Announcements)
         {
             var sender = rule?.Sender ?? (await groups.GetAsync(announcement.ChatId, ct))?.Owner;
-            requests.Add(new OutboxRequest
-            {
-                Kind = OutboxKinds.LotteryAnnouncement,
-                Target = announcement.ChatId,
-                Payload = OutboundPayloads.Serialize(new GroupPostPayload(channel, announcement.ChatId, announcement.Text, rule?.RobotKey, sender)),
-                IdempotencyKey = $"{result.DedupeKey}:{announcement.ChatId}",
-                QuotaSubject = CallbackHandler.GroupPostSubject(channel, announcement.ChatId, rule?.RobotKey, sender),
-                Provenance = rule is null ? null : new OutboxProvenance(null, rule.Source.Name, rule.Source.File, rule.Source.Line, rules.Current.Version),
-            });
+            var post = new GroupPost(GroupPostPurpose.LotteryAnnouncement, channel, announcement.ChatId, announcement.Text, rule?.RobotKey, sender);
+            requests.Add(OutboxRequest.For(post, $"{result.DedupeKey}:{announcement.ChatId}",
+                rule is null ? null : new OutboxProvenance(null, rule.Source.Name, rule.Source.File, rule.Source.Line, rules.Current.Version)));
         }
         var tags = rule?.TagWinners ?? [];
         if (tags.Count > 0)
         {
             foreach (var winner in result.Winners)
             {
-                requests.Add(new OutboxRequest
-                {
-                    Kind = OutboxKinds.TagChange,
-                    Target = winner.ExternalUserId,
-                    ExternalUserId = winner.ExternalUserId,
-                    Payload = OutboundPayloads.Serialize(new TagChangePayload(null, winner.ExternalUserId, tags)),
-                    IdempotencyKey = $"{result.DedupeKey}:tags:{winner.ExternalUserId}",
-                    QuotaSubject = new QuotaSubject(QuotaRules.MarkTag, ExternalUserIds: [winner.ExternalUserId]),
-                });
+                requests.Add(OutboxRequest.For(new TagChange(null, winner.ExternalUserId, tags), $"{result.DedupeKey}:tags:{winner.ExternalUserId}"));
             }
         }
         if (requests.Count > 0)
@@ -63,15 +48,9 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
     {
         var rule = rules.Current.Seeding.FirstOrDefault(s => s.Source.Name == post.Script);
         var channel = SeedingChannel(rule);
-        await outbox.EnqueueAsync(new OutboxRequest
-        {
-            Kind = OutboxKinds.SeedingPost,
-            Target = post.ChatId,
-            Payload = OutboundPayloads.Serialize(new GroupPostPayload(channel, post.ChatId, post.Text, rule?.RobotKey, post.Sender)),
-            IdempotencyKey = post.IdempotencyKey,
-            QuotaSubject = SeedingSubject(rule, post.Sender, post.ChatId),
-            Provenance = new OutboxProvenance(null, post.Script, rule?.Source.File, rule?.Source.Line, rules.Current.Version),
-        }, ct);
+        var seeding = new GroupPost(GroupPostPurpose.SeedingPost, channel, post.ChatId, post.Text, rule?.RobotKey, post.Sender);
+        await outbox.EnqueueAsync(OutboxRequest.For(seeding, post.IdempotencyKey,
+            new OutboxProvenance(null, post.Script, rule?.Source.File, rule?.Source.Line, rules.Current.Version)), ct);
     }
 
     /// <summary>
@@ -86,17 +65,10 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
         {
             // WeCom fills %NICKNAME% with the joiner's name; the group's name is not known to a shared template.
             var text = rule.Render("%NICKNAME%", "").Text;
-            var template = new GroupWelcomeTemplate { Text = new MessageText(text), Notify = 1 };
-            var payload = OutboundPayloads.Serialize(template);
-            requests.Add(new OutboxRequest
-            {
-                Kind = OutboxKinds.GroupWelcomeTemplate,
-                Target = rule.Source.Name,
-                Payload = payload,
-                IdempotencyKey = $"welcome-template:{rule.Source.Name}:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(payload)))[..16]}",
-                QuotaSubject = new QuotaSubject("externalcontact/group_welcome_template/add"),
-                Provenance = new OutboxProvenance(null, rule.Source.Name, rule.Source.File, rule.Source.Line, ruleSet.Version),
-            });
+            var upload = new GroupWelcomeTemplateUpload(rule.Source.Name, new GroupWelcomeTemplate { Text = new MessageText(text), Notify = 1 });
+            var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(upload.ToPayload())))[..16];
+            requests.Add(OutboxRequest.For(upload, $"welcome-template:{rule.Source.Name}:{hash}",
+                new OutboxProvenance(null, rule.Source.Name, rule.Source.File, rule.Source.Line, ruleSet.Version)));
         }
         if (requests.Count > 0)
         {
@@ -114,5 +86,5 @@ internal sealed class CampaignOutbound(OutboxWriter outbox, RuleSetProvider rule
 
     /// <summary>What a seeding post counts against: a mass-message task as the trumpet member, or the group robot's webhook.</summary>
     internal static QuotaSubject SeedingSubject(SeedingRule? rule, string sender, string chatId) =>
-        CallbackHandler.GroupPostSubject(SeedingChannel(rule), chatId, rule?.RobotKey, sender);
+        GroupPost.SubjectFor(SeedingChannel(rule), chatId, rule?.RobotKey, sender);
 }

@@ -1,4 +1,3 @@
-using Bot.Core.Handling;
 using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;

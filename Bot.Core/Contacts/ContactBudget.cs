@@ -1,4 +1,3 @@
-using Bot.Core.Outbox;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Options;
 
@@ -11,12 +10,6 @@ namespace Bot.Core.Contacts;
 /// </summary>
 public sealed class ContactBudget(IOptions<ContactBudgetOptions> options)
 {
-    // Kinds whose target is a customer group even when their quota subject (a robot webhook) names no chat.
-    private static readonly HashSet<string> GroupKinds = new(StringComparer.Ordinal)
-    {
-        OutboxKinds.SeedingPost, OutboxKinds.LotteryAnnouncement, OutboxKinds.GroupWelcome,
-    };
-
     /// <summary>What happens to <paramref name="kind"/> over budget; null when the kind does not spend the budget.</summary>
     public OverBudget? PolicyFor(string kind) =>
         options.Value.Kinds.TryGetValue(kind, out var policy) && policy != OverBudget.Exempt ? policy : null;
@@ -26,15 +19,18 @@ public sealed class ContactBudget(IOptions<ContactBudgetOptions> options)
     /// <summary>
     /// An outbound item's full set of counters: its quotas (<paramref name="quotas"/>) plus the budget it spends. The
     /// dispatcher and pre-flight both take their counters from here, so they pass an item through the same ones.
+    /// <paramref name="targetIsGroup"/>: the target is a customer group even when the subject (a robot webhook) names
+    /// no chat; the outbox's kinds say which.
     /// </summary>
-    public IReadOnlyList<QuotaLimit> AddTo(IReadOnlyList<QuotaLimit> quotas, string kind, string target, string? externalUserId, QuotaSubject subject)
+    public IReadOnlyList<QuotaLimit> AddTo(
+        IReadOnlyList<QuotaLimit> quotas, string kind, string target, bool targetIsGroup, string? externalUserId, QuotaSubject subject)
     {
-        var budget = LimitsFor(kind, target, externalUserId, subject);
+        var budget = LimitsFor(kind, target, targetIsGroup, externalUserId, subject);
         return budget.Count == 0 ? quotas : [.. quotas, .. budget];
     }
 
     /// <summary>The budget counters an item of <paramref name="kind"/> to <paramref name="target"/> spends; empty when its kind is not budgeted.</summary>
-    public IReadOnlyList<QuotaLimit> LimitsFor(string kind, string target, string? externalUserId, QuotaSubject subject)
+    public IReadOnlyList<QuotaLimit> LimitsFor(string kind, string target, bool targetIsGroup, string? externalUserId, QuotaSubject subject)
     {
         if (PolicyFor(kind) is null)
         {
@@ -47,7 +43,7 @@ public sealed class ContactBudget(IOptions<ContactBudgetOptions> options)
             customers.Add(externalUserId);
         }
         var chats = new HashSet<string>(subject.ChatIds ?? [], StringComparer.Ordinal);
-        if (GroupKinds.Contains(kind) && !string.IsNullOrEmpty(target))
+        if (targetIsGroup && !string.IsNullOrEmpty(target))
         {
             chats.Add(target);
         }

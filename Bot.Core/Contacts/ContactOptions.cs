@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using Bot.Core.Outbox;
 using Microsoft.Extensions.Options;
 
 namespace Bot.Core.Contacts;
@@ -61,31 +60,31 @@ public sealed class ContactBudgetOptions : IValidatableObject
     public int PerGroupPerWeek { get; set; } = 7;
 
     /// <summary>
-    /// The outbound kinds (see OutboxKinds) that spend the budget, each with what happens over budget. The defaults are
-    /// the messages the bot starts on its own; answers to something the customer just did (a welcome, a keyword reply,
-    /// a group welcome, a tag) are not counted unless listed here. Configuration adds to or overrides these entries;
+    /// The outbound kinds (as the outbox stores them) that spend the budget, each with what happens over budget. The
+    /// defaults are the messages the bot starts on its own (the outbox's kinds declare the same, and its validation
+    /// checks every key names one of them); answers to something the customer just did (a welcome, a keyword reply, a
+    /// group welcome, a tag) are not counted unless listed here. Configuration adds to or overrides these entries;
     /// <see cref="OverBudget.Exempt"/> takes one out.
     /// </summary>
     public Dictionary<string, OverBudget> Kinds { get; set; } = new(StringComparer.Ordinal)
     {
-        [OutboxKinds.Broadcast] = OverBudget.Wait,
-        [OutboxKinds.SeedingPost] = OverBudget.Wait,
-        [OutboxKinds.LotteryAnnouncement] = OverBudget.Wait,
+        [BroadcastKind] = OverBudget.Wait,
+        [SeedingPostKind] = OverBudget.Wait,
+        [LotteryAnnouncementKind] = OverBudget.Wait,
     };
+
+    // The stored kind names; Contacts sits below the outbox and names its kinds as plain strings.
+    internal const string BroadcastKind = "broadcast", SeedingPostKind = "seeding_post", LotteryAnnouncementKind = "lottery_announcement";
+
+    // The welcome answers the customer adding a guide within WeCom's 20 s, and the confirmation of 退订/订阅 answers
+    // their own request: neither ever waits on a budget.
+    internal static readonly string[] NeverBudgeted = ["welcome", "preference_reply"];
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        foreach (var kind in Kinds.Keys)
+        foreach (var kind in Kinds.Keys.Where(k => NeverBudgeted.Contains(k, StringComparer.Ordinal)))
         {
-            if (kind is OutboxKinds.Welcome or OutboxKinds.PreferenceReply)
-            {
-                // The welcome answers the customer adding a guide within WeCom's 20 s; it never waits on a budget.
-                yield return new ValidationResult($"ContactBudget:Kinds:{kind} cannot be budgeted.", [nameof(Kinds)]);
-            }
-            else if (OutboxKinds.Defaults(kind) is null)
-            {
-                yield return new ValidationResult($"ContactBudget:Kinds:{kind} is not an outbound kind.", [nameof(Kinds)]);
-            }
+            yield return new ValidationResult($"ContactBudget:Kinds:{kind} cannot be budgeted.", [nameof(Kinds)]);
         }
     }
 }

@@ -7,16 +7,27 @@ namespace Bot.Core.Contacts;
 public static class ContactsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers customer opt-out storage and the contact budget. Called by <c>AddOutbox</c>, whose dispatcher
-    /// enforces both; needs <c>AddStorage</c>.
+    /// Registers customer opt-out storage and the contact budget, with their settings. <c>AddOutbox</c>, whose
+    /// dispatcher enforces both, registers them too: calling either or both, in any order, registers them once.
+    /// Needs <c>AddStorage</c>.
     /// </summary>
     public static IHostApplicationBuilder AddContacts(this IHostApplicationBuilder builder)
     {
-        var services = builder.Services;
+        builder.Services.TryAddContacts();
+        return builder;
+    }
+
+    internal static IServiceCollection TryAddContacts(this IServiceCollection services)
+    {
+        // The settings are bound once: a second binding would validate, and report, every setting twice.
+        if (services.Any(d => d.ServiceType == typeof(ContactBudget)))
+        {
+            return services;
+        }
         services.AddOptionsWithValidateOnStart<ContactPreferencesOptions, ContactPreferencesOptionsValidator>().BindConfiguration(ContactPreferencesOptions.Section);
         services.AddOptionsWithValidateOnStart<ContactBudgetOptions, ContactBudgetOptionsValidator>().BindConfiguration(ContactBudgetOptions.Section);
         services.TryAddSingleton<ContactPreferenceStore>();
         services.TryAddSingleton<ContactBudget>();
-        return builder;
+        return services;
     }
 }

@@ -2,7 +2,6 @@ using Bot.Core.Campaigns.Preflight;
 using Bot.Core.Campaigns;
 using Bot.Core.Contacts;
 using Bot.Core.Groups;
-using Bot.Core.Inbox;
 using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Outbox;
 using Bot.Core.Campaigns.Seeding;
@@ -32,8 +31,12 @@ public static class HandlingServiceCollectionExtensions
         services.TryAddSingleton<WeComDirectory>();
         services.TryAddSingleton<GroupWelcomeBatches>();
         services.TryAddSingleton<CustomerGroupStore>();
+        services.TryAddSingleton<NameLookup>();
         services.TryAddSingleton<IOutboxSender, WeComOutboxSender>();
-        services.AddSingleton<ICallbackHandler, CallbackHandler>();
+        services.TryAddSingleton<ContactAddedHandler>();
+        services.TryAddSingleton<MessageHandler>();
+        services.TryAddSingleton<GroupEventsHandler>();
+        services.AddSingleton<ICallbackHandler, CallbackDispatcher>();
         services.TryAddSingleton<CampaignOutbound>();
         services.TryAddSingleton<CampaignPreflight>();
         services.Replace(ServiceDescriptor.Singleton<Func<LotteryDrawResult, CancellationToken, Task>>(

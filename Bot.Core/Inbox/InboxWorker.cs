@@ -159,29 +159,35 @@ internal sealed partial class InboxWorker : BackgroundService
             Owner, now, now + _options.LeaseDuration, now + _shortLease, _shortLeaseKinds, _options.BatchSize, stoppingToken);
         // Lanes run side by side; each keeps its callbacks in claim order, and callbacks sharing an ordering key
         // always share a lane, so one customer's or one group's callbacks are never handled out of order.
-        await Task.WhenAll(items.GroupBy(claimed => Lane(claimed.Item)).Select(lane => HandleLaneAsync(lane.ToList(), stoppingToken)));
+        // Each handler prepares each item once: the key its lane is chosen by and the work it then does come from
+        // the same reading of the body.
+        var prepared = items.Select(claimed => new PreparedItem(claimed, _handlers.Select(h => h.Prepare(claimed.Item)).ToArray()));
+        await Task.WhenAll(prepared.GroupBy(Lane).Select(lane => HandleLaneAsync(lane.ToList(), stoppingToken)));
         return items.Count;
     }
 
-    private int Lane(StoredCallback item)
+    private int Lane(PreparedItem item)
     {
         if (_options.HandlerConcurrency == 1 || _handlers.Length == 0)
         {
             return 0;
         }
-        var key = _handlers.Length == 1
-            ? _handlers[0].OrderingKey(item)
-            : string.Join('\n', _handlers.Select(handler => handler.OrderingKey(item)));
+        var key = item.Work.Length == 1
+            ? item.Work[0].OrderingKey
+            : string.Join('\n', item.Work.Select(work => work.OrderingKey));
         return (int)((uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_options.HandlerConcurrency);
     }
 
-    private async Task HandleLaneAsync(List<ClaimedItem> lane, CancellationToken stoppingToken)
+    /// <summary>A claimed item with what each handler, in the handlers' order, prepared of it.</summary>
+    private sealed record PreparedItem(ClaimedItem Claimed, PreparedCallback[] Work);
+
+    private async Task HandleLaneAsync(List<PreparedItem> lane, CancellationToken stoppingToken)
     {
         // Off the claiming thread at once, so the lanes really run together.
         await Task.Yield();
         for (var i = 0; i < lane.Count; i++)
         {
-            if (_time.GetUtcNow() >= lane[i].LeaseUntil)
+            if (_time.GetUtcNow() >= lane[i].Claimed.LeaseUntil)
             {
                 // This one may already be leased to another worker; handling it here could run it twice. The rest of
                 // the lane waits for the next claim so that it stays in order behind it, and goes back now rather than
@@ -189,22 +195,22 @@ internal sealed partial class InboxWorker : BackgroundService
                 Log.LeaseRanOut(_logger, lane.Count - i);
                 foreach (var rest in lane[i..])
                 {
-                    await ReleaseQuietlyAsync(rest.Item);
+                    await ReleaseQuietlyAsync(rest.Claimed.Item);
                 }
                 break;
             }
-            await HandleItemAsync(lane[i].Item, stoppingToken);
+            await HandleItemAsync(lane[i].Claimed.Item, lane[i].Work, stoppingToken);
         }
     }
 
-    private async Task HandleItemAsync(StoredCallback item, CancellationToken stoppingToken)
+    private async Task HandleItemAsync(StoredCallback item, PreparedCallback[] work, CancellationToken stoppingToken)
     {
         using var scope = Log.ItemScope(_logger, item.Id, item.Kind);
         try
         {
-            foreach (var handler in _handlers)
+            for (var i = 0; i < _handlers.Length; i++)
             {
-                await handler.HandleAsync(item, stoppingToken);
+                await _handlers[i].HandleAsync(work[i], stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -4,7 +4,7 @@ using Bot.Core.WeCom.Api;
 
 namespace Bot.Core.Outbox;
 
-/// <summary>The JSON each outbox kind carries; the sender turns it into one WeCom call.</summary>
+/// <summary>The JSON each outbox kind stores; the actions in <see cref="OutboundAction"/>'s closed set write and read it.</summary>
 internal static class OutboundPayloads
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -33,10 +33,7 @@ internal static class GroupPostChannels
     public const string Robot = "robot", MassMessage = "mass_message";
 }
 
-/// <summary>
-/// A post into one customer group. For a batched group welcome, <see cref="BatchKey"/> names the stored joiners and
-/// <see cref="Text"/> holds <see cref="MembersPlaceholder"/> where their names go, filled in at send time.
-/// </summary>
+/// <summary>The stored form of a <see cref="GroupPost"/>; the kind column says which purpose it serves.</summary>
 internal sealed record GroupPostPayload(string Channel, string ChatId, string Text, string? RobotKey, string? Sender, string? BatchKey = null)
 {
     public const string MembersPlaceholder = "\u0001members\u0001";

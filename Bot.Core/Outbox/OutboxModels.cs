@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using Bot.Core.RateLimiting;
 
 namespace Bot.Core.Outbox;
@@ -30,7 +31,11 @@ public enum OutboxState
     Unknown,
 }
 
-/// <summary>The kinds of outbound action, with the lane and idempotency each gets unless the request says otherwise.</summary>
+/// <summary>
+/// The kinds of outbound action as stored in the outbox's kind column. The strings are stored: never change one, or
+/// rows already stored stop being read. What each kind is (lane, idempotency, budget) is declared by its action type
+/// in <see cref="OutboundAction"/>'s closed set; <see cref="Find"/> looks a stored kind up.
+/// </summary>
 public static class OutboxKinds
 {
     public const string Welcome = "welcome";
@@ -43,29 +48,45 @@ public static class OutboxKinds
     public const string LotteryAnnouncement = "lottery_announcement";
     public const string SeedingPost = "seeding_post";
     public const string Broadcast = "broadcast";
-    public const string AppMessage = "app_message";
-    public const string AddCorpTag = "add_corp_tag";
     public const string GroupWelcomeTemplate = "group_welcome_template";
 
     /// <summary>send_welcome_msg accepts a welcome_code for 20 s after the event (FACTS 5.2).</summary>
-    public static readonly TimeSpan WelcomeDeadline = TimeSpan.FromSeconds(20);
+    public static TimeSpan WelcomeDeadline => WelcomeMessage.CodeLifetime;
 
-    // Idempotent means a second identical call cannot do harm: a resent welcome is refused with 41051 and
-    // mark_tag converges. Mass messages, app messages, webhook posts and add_corp_tag would repeat or duplicate.
-    internal static (OutboxLane Lane, bool IsIdempotent)? Defaults(string kind) => kind switch
+    private static readonly FrozenDictionary<string, OutboundKind> ByName = new[]
     {
-        Welcome => (OutboxLane.Welcome, true),
-        TagChange => (OutboxLane.Interactive, true),
-        Reply or PreferenceReply => (OutboxLane.Interactive, false),
-        GroupWelcome => (OutboxLane.Group, false),
-        LotteryAnnouncement => (OutboxLane.Group, false),
-        SeedingPost => (OutboxLane.Bulk, false),
-        Broadcast => (OutboxLane.Bulk, false),
-        AppMessage => (OutboxLane.Interactive, false),
-        AddCorpTag => (OutboxLane.Interactive, false),
-        GroupWelcomeTemplate => (OutboxLane.Group, false),
-        _ => null,
-    };
+        WelcomeMessage.Definition, Outbox.TagChange.Definition, ReplyMessage.Reply, ReplyMessage.PreferenceReply,
+        GroupPost.GroupWelcome, GroupPost.LotteryAnnouncement, GroupPost.SeedingPost, BroadcastMessage.Definition,
+        GroupWelcomeTemplateUpload.Definition,
+    }.ToFrozenDictionary(k => k.Name, StringComparer.Ordinal);
+
+    internal static IEnumerable<OutboundKind> All => ByName.Values;
+
+    /// <summary>The kind stored as <paramref name="name"/>; null for a kind the outbox does not know.</summary>
+    internal static OutboundKind? Find(string name) => ByName.GetValueOrDefault(name);
+
+    /// <summary>The lane and idempotency a request of <paramref name="kind"/> gets unless it says otherwise.</summary>
+    internal static (OutboxLane Lane, bool IsIdempotent)? Defaults(string kind) => Find(kind) is { } k ? (k.Lane, k.IsIdempotent) : null;
+
+    /// <summary>Whether an item of <paramref name="name"/> is addressed to a customer group (its target is the chat id).</summary>
+    internal static bool TargetsGroup(string name) => Find(name)?.TargetsGroup ?? false;
+}
+
+/// <summary>
+/// One stored kind of outbound action: its claim lane and whether a second identical call cannot do harm (a resent
+/// welcome is refused with 41051 and mark_tag converges; mass messages and webhook posts would repeat), and how the
+/// contact budget and opt-out treat it. <see cref="Read"/> turns a stored row of the kind back into its action.
+/// </summary>
+internal sealed record OutboundKind(string Name, OutboxLane Lane, bool IsIdempotent, Func<OutboxItem, OutboundAction> Read)
+{
+    /// <summary>Its target is a customer group, whose contact budget it spends when the kind is budgeted.</summary>
+    public bool TargetsGroup { get; init; }
+
+    /// <summary>A message the bot starts on its own, which spends the contact budget unless configured otherwise.</summary>
+    public bool BudgetedByDefault { get; init; }
+
+    /// <summary>False only for the confirmation of 退订/订阅, which answers the customer's own request.</summary>
+    public bool HonoursOptOut { get; init; } = true;
 }
 
 /// <summary>Where an outbound action came from, kept for "explain".</summary>
@@ -78,7 +99,7 @@ public sealed record OutboxProvenance(
 
 /// <summary>
 /// One outbound action to store. The same <see cref="IdempotencyKey"/> enqueued twice is stored once.
-/// <see cref="Lane"/> and <see cref="IsIdempotent"/> default from <see cref="Kind"/> (see <see cref="OutboxKinds"/>).
+/// <see cref="Lane"/> and <see cref="IsIdempotent"/> default from <see cref="Kind"/> (see <see cref="OutboxKinds.Find"/>).
 /// </summary>
 public sealed record OutboxRequest
 {
@@ -110,6 +131,22 @@ public sealed record OutboxRequest
     public OutboxProvenance? Provenance { get; init; }
 
     internal long? BroadcastId { get; init; }
+
+    /// <summary>
+    /// The one way code asks for an outbound action: its kind, target, payload, quota subject and deadline all come
+    /// from <paramref name="action"/>, so a kind's rules live with its type and not at every call site.
+    /// </summary>
+    internal static OutboxRequest For(OutboundAction action, string idempotencyKey, OutboxProvenance? provenance = null) => new()
+    {
+        Kind = action.Kind.Name,
+        Target = action.Target,
+        ExternalUserId = action.ExternalUserId,
+        Payload = action.ToPayload(),
+        IdempotencyKey = idempotencyKey,
+        QuotaSubject = action.QuotaSubject,
+        Deadline = action.Deadline,
+        Provenance = provenance,
+    };
 }
 
 /// <summary>What <c>EnqueueAsync</c> did: stored a new item, or found the same idempotency key already stored.</summary>

@@ -21,7 +21,8 @@ public static class OutboxServiceCollectionExtensions
     /// </summary>
     public static IHostApplicationBuilder AddOutbox(this IHostApplicationBuilder builder)
     {
-        builder.AddContacts();
+        builder.Services.TryAddContacts();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ContactBudgetOptions>, ContactBudgetKindsValidator>());
         builder.Services.AddOptionsWithValidateOnStart<OutboxOptions, OutboxOptionsValidator>().BindConfiguration(OutboxOptions.Section);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OutboxStore>();

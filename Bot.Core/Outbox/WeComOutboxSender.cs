@@ -1,7 +1,6 @@
 using Bot.Core.Groups;
 using System.Net.Http.Json;
 using Bot.Core.Observability;
-using Bot.Core.RateLimiting;
 using Bot.Core.WeCom.Api;
 using Microsoft.Extensions.Logging;
 
@@ -14,6 +13,7 @@ namespace Bot.Core.Outbox;
 public sealed partial class WeComOutboxSender(
     WeComApiClient api,
     WeComDirectory directory,
+    NameLookup nameLookup,
     GroupWelcomeBatches batches,
     IHttpClientFactory httpClients,
     BotMetrics metrics,
@@ -28,9 +28,11 @@ public sealed partial class WeComOutboxSender(
         using var activity = BotMetrics.ActivitySource.StartActivity("outbox.send");
         activity?.SetTag("outbox.kind", item.Kind);
         activity?.SetTag("outbox.id", item.Id);
+        OutboundAction? action = null;
         try
         {
-            var remote = await CallAsync(item, ct);
+            action = Read(item);
+            var remote = await CallAsync(action, ct);
             return new OutboxSendOutcome.Sent(remote);
         }
         catch (WeComOutcomeUnknownException ex)
@@ -41,9 +43,9 @@ public sealed partial class WeComOutboxSender(
         catch (WeComApiException ex)
         {
             Log.Refused(logger, item.Id, item.Kind, ex.Api, ex.ErrCode, ex.Class);
-            return Classify(item, ex);
+            return Classify(action, ex);
         }
-        catch (HttpRequestException ex) when (item.Kind is OutboxKinds.Reply or OutboxKinds.PreferenceReply)
+        catch (HttpRequestException ex) when (action is ReplyMessage)
         {
             // A response_url reply may have been delivered before the connection broke.
             return new OutboxSendOutcome.OutcomeUnknown($"response_url: {ex.Message}");
@@ -54,11 +56,15 @@ public sealed partial class WeComOutboxSender(
         }
     }
 
-    private OutboxSendOutcome Classify(OutboxItem item, WeComApiException ex)
+    // An unknown kind fails as a refused call would, so the item ends failed with the reason instead of being retried.
+    private static OutboundAction Read(OutboxItem item) =>
+        OutboxKinds.Find(item.Kind)?.Read(item)
+        ?? throw new WeComApiException(item.Kind, WeComErrorCodes.InvalidParameter, $"no sender for outbox kind '{item.Kind}'");
+
+    private OutboxSendOutcome Classify(OutboundAction? action, WeComApiException ex)
     {
-        if (item.Kind == OutboxKinds.Welcome)
+        if (action is WelcomeMessage welcome)
         {
-            var welcome = OutboundPayloads.Deserialize<WelcomePayload>(item.Payload);
             var outcome = ex.ErrCode switch
             {
                 WeComErrorCodes.CustomerAlreadyChatting => "41051",
@@ -67,7 +73,7 @@ public sealed partial class WeComOutboxSender(
             };
             if (ex.ErrCode != WeComErrorCodes.WelcomeBeingSent)
             {
-                metrics.WelcomeAnswered(SinceCallback(item), outcome, welcome.State, welcome.Guide);
+                metrics.WelcomeAnswered(SinceCallback(welcome), outcome, welcome.State, welcome.Guide);
             }
         }
         var notApplied = WeComErrorCodes.NotApplied(ex.ErrCode);
@@ -80,30 +86,26 @@ public sealed partial class WeComOutboxSender(
         };
     }
 
-    private async Task<string?> CallAsync(OutboxItem item, CancellationToken ct)
+    private async Task<string?> CallAsync(OutboundAction action, CancellationToken ct)
     {
-        switch (item.Kind)
+        switch (action)
         {
-            case OutboxKinds.Welcome:
-                var welcome = OutboundPayloads.Deserialize<WelcomePayload>(item.Payload);
+            case WelcomeMessage welcome:
                 await api.SendWelcomeMessageAsync(welcome.Request, ct);
-                metrics.WelcomeAnswered(SinceCallback(item), "sent", welcome.State, welcome.Guide);
+                metrics.WelcomeAnswered(SinceCallback(welcome), "sent", welcome.State, welcome.Guide);
                 return null;
-            case OutboxKinds.TagChange:
-                return await MarkTagsAsync(OutboundPayloads.Deserialize<TagChangePayload>(item.Payload), ct);
-            case OutboxKinds.Reply or OutboxKinds.PreferenceReply:
-                return await ReplyAsync(OutboundPayloads.Deserialize<ReplyPayload>(item.Payload), ct);
-            case OutboxKinds.GroupWelcome or OutboxKinds.LotteryAnnouncement or OutboxKinds.SeedingPost:
-                return await PostToGroupAsync(OutboundPayloads.Deserialize<GroupPostPayload>(item.Payload), ct);
-            case OutboxKinds.Broadcast:
-                var task = await api.AddMsgTemplateAsync(OutboundPayloads.Deserialize<AddMsgTemplateRequest>(item.Payload), ct);
-                return task.MsgId;
-            case OutboxKinds.GroupWelcomeTemplate:
-                return await api.AddGroupWelcomeTemplateAsync(OutboundPayloads.Deserialize<GroupWelcomeTemplate>(item.Payload), ct);
-            case OutboxKinds.AppMessage:
-                return (await api.SendAppMessageAsync(OutboundPayloads.Deserialize<AppMessage>(item.Payload), ct)).MsgId;
+            case TagChange tags:
+                return await MarkTagsAsync(tags, ct);
+            case ReplyMessage reply:
+                return await ReplyAsync(reply, ct);
+            case GroupPost post:
+                return await PostToGroupAsync(post, ct);
+            case BroadcastMessage broadcast:
+                return (await api.AddMsgTemplateAsync(broadcast.Request(), ct)).MsgId;
+            case GroupWelcomeTemplateUpload upload:
+                return await api.AddGroupWelcomeTemplateAsync(upload.Template, ct);
             default:
-                throw new WeComApiException(item.Kind, WeComErrorCodes.InvalidParameter, $"no sender for outbox kind '{item.Kind}'");
+                throw new WeComApiException(action.Kind.Name, WeComErrorCodes.InvalidParameter, $"no sender for {action.GetType().Name}");
         }
     }
 
@@ -111,9 +113,9 @@ public sealed partial class WeComOutboxSender(
     /// One mark_tag per customer and item, with only the tags the customer lacks: re-tagging is a no-op and costs
     /// no mark_tag call.
     /// </summary>
-    private async Task<string?> MarkTagsAsync(TagChangePayload payload, CancellationToken ct)
+    private async Task<string?> MarkTagsAsync(TagChange payload, CancellationToken ct)
     {
-        var customer = await directory.GetCustomerAsync(payload.ExternalUserId, ct);
+        var customer = await directory.GetCustomerAsync(payload.Customer, ct);
         var guide = payload.UserId ?? customer.FollowUsers.OrderBy(f => f.CreateTime).FirstOrDefault()?.UserId
             ?? throw new WeComApiException("externalcontact/get", WeComErrorCodes.RelationshipGone, "the customer follows no member");
         var ids = await directory.ResolveTagIdsAsync(payload.Tags, ct);
@@ -123,12 +125,12 @@ public sealed partial class WeComOutboxSender(
         {
             return "no-op";
         }
-        await api.MarkTagAsync(new MarkTagRequest { UserId = guide, ExternalUserId = payload.ExternalUserId, AddTags = missing }, ct);
-        directory.ForgetCustomer(payload.ExternalUserId);
+        await api.MarkTagAsync(new MarkTagRequest { UserId = guide, ExternalUserId = payload.Customer, AddTags = missing }, ct);
+        directory.ForgetCustomer(payload.Customer);
         return string.Join(',', missing);
     }
 
-    private async Task<string?> ReplyAsync(ReplyPayload payload, CancellationToken ct)
+    private async Task<string?> ReplyAsync(ReplyMessage payload, CancellationToken ct)
     {
         if (payload.ResponseUrl is { } url)
         {
@@ -141,7 +143,7 @@ public sealed partial class WeComOutboxSender(
         return result.MsgId;
     }
 
-    private async Task<string?> PostToGroupAsync(GroupPostPayload payload, CancellationToken ct)
+    private async Task<string?> PostToGroupAsync(GroupPost payload, CancellationToken ct)
     {
         var text = payload.Text;
         if (payload.BatchKey is { } batchKey)
@@ -152,14 +154,14 @@ public sealed partial class WeComOutboxSender(
                 // A batch always starts with a joiner, so every one of them opted out: a greeting naming nobody is not sent.
                 return "no-op: every joiner opted out";
             }
-            text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(payload.ChatId, members, ct), StringComparison.Ordinal);
+            text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(members, ct), StringComparison.Ordinal);
         }
         if (payload.Channel == GroupPostChannels.Robot)
         {
             // The rule loader only warns about a robot channel without a key (the rule may be mid-edit); posting
             // cannot work without one, so the item fails with that reason instead of an exception's.
             var key = payload.RobotKey
-                ?? throw new WeComApiException(QuotaRules.WebhookSend, WeComErrorCodes.InvalidParameter, "the rule's channel is robot but it has no robot_key");
+                ?? throw new WeComApiException(WeComApis.RobotWebhook.Name, WeComErrorCodes.InvalidParameter, "the rule's channel is robot but it has no robot_key");
             await api.SendRobotWebhookAsync(key, RobotWebhookMessage.ForText(text), ct);
             return null;
         }
@@ -173,27 +175,21 @@ public sealed partial class WeComOutboxSender(
         return task.MsgId;
     }
 
-    private async Task<string> MemberNamesAsync(string chatId, IReadOnlyList<string> members, CancellationToken ct)
+    private async Task<string> MemberNamesAsync(IReadOnlyList<string> members, CancellationToken ct)
     {
         var names = new List<string>(members.Count);
         foreach (var member in members)
         {
-            try
-            {
-                names.Add("@" + (await directory.GetCustomerAsync(member, ct)).Contact.Name);
-            }
-            catch (WeComApiException)
-            {
-                // Not every joiner is a contact of ours (joined by QR code); a name-less greeting beats none.
-                names.Add("@新朋友");
-            }
+            // Not every joiner is a contact of ours (joined by QR code); a name-less greeting beats none.
+            names.Add("@" + await nameLookup.NameOrAsync(() => directory.GetCustomerAsync(member, ct), c => c.Contact.Name, UnnamedJoiner, ct));
         }
         return string.Join(' ', names);
     }
 
-    // A welcome's deadline is its callback's arrival plus WeCom's 20 s, so the arrival is derivable.
-    private TimeSpan SinceCallback(OutboxItem item) =>
-        time.GetUtcNow() - ((item.Deadline ?? item.CreatedAt + OutboxKinds.WelcomeDeadline) - OutboxKinds.WelcomeDeadline);
+    /// <summary>How a group welcome names a joiner whose name cannot be looked up.</summary>
+    internal const string UnnamedJoiner = "新朋友";
+
+    private TimeSpan SinceCallback(WelcomeMessage welcome) => time.GetUtcNow() - welcome.CodeIssuedAt;
 
     private static partial class Log
     {

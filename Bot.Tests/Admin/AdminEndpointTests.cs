@@ -171,13 +171,13 @@ public sealed class AdminEndpointTests
 
         public TaskCompletionSource<long> Succeeded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task HandleAsync(StoredCallback item, CancellationToken ct)
+        public Task HandleAsync(PreparedCallback callback, CancellationToken ct)
         {
             if (Fail)
             {
                 throw new InvalidOperationException("handler refused (test)");
             }
-            Succeeded.TrySetResult(item.Id);
+            Succeeded.TrySetResult(callback.Item.Id);
             return Task.CompletedTask;
         }
     }

@@ -187,14 +187,14 @@ public sealed class ContactBudgetTests
     {
         var budget = new ContactBudget(Options.Create(new ContactBudgetOptions { PerCustomerPerWeek = 2, PerGroupPerWeek = 5 }));
 
-        var toCustomer = budget.LimitsFor(OutboxKinds.Broadcast, "wmA", "wmA", new QuotaSubject(QuotaRules.AddMsgTemplate, "guide01", ExternalUserIds: ["wmA"]));
-        var robotPost = budget.LimitsFor(OutboxKinds.LotteryAnnouncement, "wrG", null, new QuotaSubject(QuotaRules.WebhookSend, RobotKey: "k"));
-        var welcome = budget.LimitsFor(OutboxKinds.Welcome, "wmA", "wmA", new QuotaSubject("externalcontact/send_welcome_msg", "guide01", ExternalUserIds: ["wmA"]));
-        var reply = budget.LimitsFor(OutboxKinds.Reply, "wmA", "wmA", new QuotaSubject(QuotaRules.MessageSend, AppRecipient: "wmA"));
+        var toCustomer = budget.LimitsFor(OutboxKinds.Broadcast, "wmA", OutboxKinds.TargetsGroup(OutboxKinds.Broadcast), "wmA", new QuotaSubject(QuotaRules.AddMsgTemplate, "guide01", ExternalUserIds: ["wmA"]));
+        var robotPost = budget.LimitsFor(OutboxKinds.LotteryAnnouncement, "wrG", OutboxKinds.TargetsGroup(OutboxKinds.LotteryAnnouncement), null, new QuotaSubject(QuotaRules.WebhookSend, RobotKey: "k"));
+        var welcome = budget.LimitsFor(OutboxKinds.Welcome, "wmA", OutboxKinds.TargetsGroup(OutboxKinds.Welcome), "wmA", new QuotaSubject("externalcontact/send_welcome_msg", "guide01", ExternalUserIds: ["wmA"]));
+        var reply = budget.LimitsFor(OutboxKinds.Reply, "wmA", OutboxKinds.TargetsGroup(OutboxKinds.Reply), "wmA", new QuotaSubject(QuotaRules.MessageSend, AppRecipient: "wmA"));
         var exempting = new ContactBudgetOptions();
         exempting.Kinds[OutboxKinds.SeedingPost] = OverBudget.Exempt;
         var seeding = new ContactBudget(Options.Create(exempting))
-            .LimitsFor(OutboxKinds.SeedingPost, "wrG", null, new QuotaSubject(QuotaRules.AddMsgTemplate, "trumpet01", ChatIds: ["wrG"]));
+            .LimitsFor(OutboxKinds.SeedingPost, "wrG", OutboxKinds.TargetsGroup(OutboxKinds.SeedingPost), null, new QuotaSubject(QuotaRules.AddMsgTemplate, "trumpet01", ChatIds: ["wrG"]));
 
         Assert.Multiple(() =>
         {

@@ -111,8 +111,9 @@ internal sealed class RecordingHandler(Func<StoredCallback, int, CancellationTok
         }
     }
 
-    public async Task HandleAsync(StoredCallback item, CancellationToken ct)
+    public async Task HandleAsync(PreparedCallback callback, CancellationToken ct)
     {
+        var item = callback.Item;
         int count;
         lock (_gate)
         {

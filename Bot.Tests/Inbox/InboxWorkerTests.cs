@@ -284,11 +284,11 @@ public sealed class InboxWorkerTests(TestStorage storage)
 
         public IReadOnlyList<string> Keys => [.. _keys];
 
-        public string OrderingKey(StoredCallback item) => Key(item).Split('#')[0];
+        public PreparedCallback Prepare(StoredCallback item) => new(item, Key(item).Split('#')[0]);
 
-        public async Task HandleAsync(StoredCallback item, CancellationToken ct)
+        public async Task HandleAsync(PreparedCallback callback, CancellationToken ct)
         {
-            var key = Key(item);
+            var key = Key(callback.Item);
             if (key == "slow#0")
             {
                 await _otherHandled.Task.WaitAsync(ct);

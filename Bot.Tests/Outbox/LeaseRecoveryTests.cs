@@ -20,7 +20,7 @@ public sealed class LeaseRecoveryTests
         await using var rig = await OutboxRig.CreateAsync(time);
         var welcome = await rig.Writer.EnqueueAsync(
             OutboxRig.Request(OutboxKinds.Welcome, "wmLate", WelcomeApi, deadline: time.GetUtcNow() + OutboxKinds.WelcomeDeadline), CancellationToken.None);
-        var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.AppMessage, "zhangsan", AppApi), CancellationToken.None);
+        var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.Reply, "zhangsan", AppApi), CancellationToken.None);
         // An instance claims both and dies before it starts either call.
         var lease = new OutboxOptions().LeaseDuration;
         Assert.That(await rig.Store.ClaimAsync(2, time.GetUtcNow(), time.GetUtcNow() + lease, CancellationToken.None), Has.Count.EqualTo(2));

@@ -74,7 +74,7 @@ public sealed class OutboxDispatcherTests
         var time = new FakeTimeProvider();
         await using var rig = await OutboxRig.CreateAsync(time);
         var logs = new FakeLogger<Core.Outbox.OutboxDispatcher>();
-        var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.AppMessage, "zhangsan", AppApi), CancellationToken.None);
+        var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.Reply, "zhangsan", AppApi), CancellationToken.None);
         var sender = new RecordingSender(time, (item, _) => Task.FromResult<OutboxSendOutcome>(item.Id == app.Id
             ? new OutboxSendOutcome.OutcomeUnknown("timed out after 10 s")
             : new OutboxSendOutcome.Sent(null)));
@@ -98,7 +98,7 @@ public sealed class OutboxDispatcherTests
         var time = new FakeTimeProvider();
         await using var rig = await OutboxRig.CreateAsync(time);
         var tag = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.TagChange, "wmA", TagApi), CancellationToken.None);
-        var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.AppMessage, "zhangsan", AppApi), CancellationToken.None);
+        var app = await rig.Writer.EnqueueAsync(OutboxRig.Request(OutboxKinds.Reply, "zhangsan", AppApi), CancellationToken.None);
         var stuck = new TaskCompletionSource<OutboxSendOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         var firstSender = new RecordingSender(time, (_, _) => stuck.Task);
         var first = await rig.StartDispatcherAsync(firstSender, new TestQuotaLimiter(time));

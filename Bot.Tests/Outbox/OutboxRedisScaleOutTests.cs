@@ -22,7 +22,7 @@ public sealed class OutboxRedisScaleOutTests
         (OutboxKinds.Welcome, "externalcontact/send_welcome_msg"),
         (OutboxKinds.TagChange, "externalcontact/mark_tag"),
         (OutboxKinds.Broadcast, BroadcastService.Api),
-        (OutboxKinds.AppMessage, "message/send"),
+        (OutboxKinds.Reply, "message/send"),
     ];
 
     [Test]

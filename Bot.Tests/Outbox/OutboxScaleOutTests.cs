@@ -13,7 +13,7 @@ public sealed class OutboxScaleOutTests
         (OutboxKinds.Welcome, "externalcontact/send_welcome_msg"),
         (OutboxKinds.TagChange, "externalcontact/mark_tag"),
         (OutboxKinds.Broadcast, BroadcastService.Api),
-        (OutboxKinds.AppMessage, "message/send"),
+        (OutboxKinds.Reply, "message/send"),
     ];
 
     [Test]

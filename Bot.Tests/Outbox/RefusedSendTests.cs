@@ -82,7 +82,7 @@ public sealed class RefusedSendTests
         // Every allowance the refused call reserved is back: receiving rule, sender cap, contact budget.
         var subject = BroadcastService.QuotaSubjectFor(BroadcastTargetKind.Customers, "guide01", "wmRefused");
         var limits = app.Services.GetRequiredService<ContactBudget>().AddTo(
-            app.Services.GetRequiredService<QuotaCatalog>().LimitsFor(subject), OutboxKinds.Broadcast, "wmRefused", "wmRefused", subject);
+            app.Services.GetRequiredService<QuotaCatalog>().LimitsFor(subject), OutboxKinds.Broadcast, "wmRefused", OutboxKinds.TargetsGroup(OutboxKinds.Broadcast), "wmRefused", subject);
         var usages = (await app.Services.GetRequiredService<IQuotaLimiter>().PeekAsync(limits, CancellationToken.None))!;
         Assert.That(usages.Where((_, i) => limits[i].Calendar != QuotaCalendar.None).Select(u => $"{u.Key.Rule} used {u.Used}"), Is.EquivalentTo(new[]
         {

@@ -4,6 +4,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Text.Json.Nodes;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
+using Bot.Core.WeCom.Api;
 using Dapper;
 
 namespace Bot.Core.Campaigns.MassMessages;
@@ -55,7 +56,7 @@ public sealed record BroadcastProgress(
 public sealed class BroadcastService
 {
     /// <summary>The API a broadcast item calls, as the quota catalog knows it.</summary>
-    public const string Api = "externalcontact/add_msg_template";
+    public static string Api => WeComApis.AddMsgTemplate.Name;
 
     private readonly BotDatabase _database;
     private readonly OutboxWriter _writer;
@@ -110,36 +111,13 @@ public sealed class BroadcastService
 
     private static OutboxRequest ToOutboxRequest(long broadcastId, BroadcastRequest request, JsonArray? attachments, string target)
     {
-        var groups = request.TargetKind == BroadcastTargetKind.Groups;
-        // The payload is add_msg_template's body for this one target, so the sender posts it as it is.
-        var payload = new JsonObject
-        {
-            ["chat_type"] = groups ? "group" : "single",
-            [groups ? "chat_id_list" : "external_userid"] = new JsonArray(target),
-            ["sender"] = request.Sender,
-            ["text"] = new JsonObject { ["content"] = request.Text },
-        };
-        if (attachments is not null)
-        {
-            payload["attachments"] = attachments.DeepClone();
-        }
-        return new OutboxRequest
-        {
-            Kind = OutboxKinds.Broadcast,
-            Target = target,
-            ExternalUserId = groups ? null : target,
-            Payload = payload.ToJsonString(),
-            IdempotencyKey = $"broadcast:{broadcastId}:{target}",
-            QuotaSubject = QuotaSubjectFor(request.TargetKind, request.Sender, target),
-            BroadcastId = broadcastId,
-        };
+        var message = new BroadcastMessage(target, request.TargetKind == BroadcastTargetKind.Groups, request.Sender, request.Text, attachments);
+        return OutboxRequest.For(message, $"broadcast:{broadcastId}:{target}") with { BroadcastId = broadcastId };
     }
 
     /// <summary>What one broadcast item counts against; shared with <see cref="QuotaPreflight"/> so both see the same counters.</summary>
     internal static QuotaSubject QuotaSubjectFor(BroadcastTargetKind kind, string sender, string target) =>
-        kind == BroadcastTargetKind.Groups
-            ? new QuotaSubject(Api, Sender: sender, ChatIds: [target])
-            : new QuotaSubject(Api, Sender: sender, ExternalUserIds: [target]);
+        BroadcastMessage.SubjectFor(kind == BroadcastTargetKind.Groups, sender, target);
 
     /// <summary>The targets a broadcast sends to: blanks dropped, duplicates once, in the order given.</summary>
     internal static List<string> DistinctTargets(IEnumerable<string> targets) =>

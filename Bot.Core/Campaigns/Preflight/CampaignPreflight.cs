@@ -1,4 +1,3 @@
-using Bot.Core.Handling;
 using Bot.Core.Groups;
 using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Outbox;
@@ -165,7 +164,7 @@ public sealed class CampaignPreflight(
         {
             // The announcer's own choice of sender: the rule's, else the group owner (only a mass message uses it).
             var sender = rule?.Sender ?? (channel == GroupPostChannels.MassMessage ? (await groups.GetAsync(chat, ct))?.Owner : null);
-            items.Add(new PreflightItem(OutboxKinds.LotteryAnnouncement, chat, CallbackHandler.GroupPostSubject(channel, chat, rule?.RobotKey, sender), announceAt));
+            items.Add(new PreflightItem(OutboxKinds.LotteryAnnouncement, chat, GroupPost.SubjectFor(channel, chat, rule?.RobotKey, sender), announceAt));
         }
         if (await preflight.CheckAsync(items, ct) is not { } report)
         {

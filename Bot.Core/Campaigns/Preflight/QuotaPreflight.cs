@@ -199,7 +199,7 @@ public sealed class QuotaPreflight
     private IReadOnlyList<QuotaLimit> LimitsFor(PreflightItem item)
     {
         var limits = _catalog.LimitsFor(item.Subject);
-        return _budget?.AddTo(limits, item.Kind, item.Target, null, item.Subject) ?? limits;
+        return _budget?.AddTo(limits, item.Kind, item.Target, OutboxKinds.TargetsGroup(item.Kind), null, item.Subject) ?? limits;
     }
 
     private static long? ReceivingRuleRemaining(IReadOnlyList<QuotaLimit> limits, Dictionary<QuotaKey, Counter> counters, long at)

@@ -28,6 +28,10 @@ internal static class WeComApis
     public static readonly WeComApi GetUser = new("user/get", SafeToRepeat: true);
     public static readonly WeComApi RobotWebhook = new("webhook/send", SafeToRepeat: false);
 
+    // A robot reply goes to the full response_url WeCom hands over, not through the client, so it is not in All; the
+    // name is what its quota and outbox items are known by.
+    public static readonly WeComApi RobotResponse = new("aibot/response", SafeToRepeat: false);
+
     public static IReadOnlyList<WeComApi> All { get; } =
     [
         GetToken, GetExternalContact, GetCorpTagList, AddCorpTag, MarkTag, SendWelcomeMessage, AddMsgTemplate,
