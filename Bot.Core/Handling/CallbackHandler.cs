@@ -203,12 +203,19 @@ internal sealed partial class CallbackHandler(
                 case AddTags tags:
                     requests.Add(TagRequest(origin, tags));
                     break;
-                case LotteryKeyword entry when entry.ExternalUserId is { } customer:
-                    var customerTags = await CustomerTagsAsync(customer, ct);
-                    var outcome = await lotteries.EnterAsync(entry.LotteryName, customer, entry.ChatId, customerTags, "keyword", ct);
-                    requests.Add(ReplyRequest(origin, message, LotteryReplies.For(outcome, entry.LotteryName),
-                        $"lottery-reply:{origin.Item.DedupeKey}", origin.For(entry.Rule)));
-                    break;
+            }
+        }
+        // The lottery room decides by the stored definitions: a reload that edits an opened lottery's keyword is refused.
+        if (externalUserId is not null && message.IsGroup)
+        {
+            foreach (var lottery in await lotteries.MatchKeywordAsync(message.Text, groupName, origin.Item.ReceivedAt, ct))
+            {
+                var customerTags = await CustomerTagsAsync(externalUserId, ct);
+                var outcome = await lotteries.EnterAsync(lottery, externalUserId, message.ChatId, customerTags, "keyword", ct);
+                var rule = ruleSet.Lotteries.FirstOrDefault(l => l.Source.Name == lottery);
+                requests.Add(ReplyRequest(origin, message, LotteryReplies.For(outcome, lottery), $"lottery-reply:{origin.Item.DedupeKey}",
+                    rule is null ? new OutboxProvenance(origin.Item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), lottery, RuleSetVersion: origin.RuleSetVersion)
+                        : origin.For(ruleSet.Ref(rule.Source))));
             }
         }
         await EnqueueAsync(requests, ct);
