@@ -210,12 +210,15 @@ internal sealed partial class CallbackHandler(
         {
             foreach (var lottery in await lotteries.MatchKeywordAsync(message.Text, groupName, origin.Item.ReceivedAt, ct))
             {
+                // One removed from the rules after it opened is still drawn, but no longer entered by keyword.
+                if (ruleSet.Lotteries.FirstOrDefault(l => l.Source.Name == lottery) is not { } rule)
+                {
+                    continue;
+                }
                 var customerTags = await CustomerTagsAsync(externalUserId, ct);
                 var outcome = await lotteries.EnterAsync(lottery, externalUserId, message.ChatId, customerTags, "keyword", ct);
-                var rule = ruleSet.Lotteries.FirstOrDefault(l => l.Source.Name == lottery);
                 requests.Add(ReplyRequest(origin, message, LotteryReplies.For(outcome, lottery), $"lottery-reply:{origin.Item.DedupeKey}",
-                    rule is null ? new OutboxProvenance(origin.Item.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), lottery, RuleSetVersion: origin.RuleSetVersion)
-                        : origin.For(ruleSet.Ref(rule.Source))));
+                    origin.For(ruleSet.Ref(rule.Source))));
             }
         }
         await EnqueueAsync(requests, ct);

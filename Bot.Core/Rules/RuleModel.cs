@@ -134,8 +134,6 @@ internal sealed record LotteryRule(
 {
     public const int Winners = 0, LotteryName = 1;
 
-    public bool AppliesToGroup(string? groupName) => Groups.Any(g => g.IsMatch(groupName));
-
     public string RenderAnnouncement(string winners) => Announce.Render([winners, Source.Name]);
 }
 

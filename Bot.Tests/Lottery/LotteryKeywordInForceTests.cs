@@ -59,6 +59,18 @@ public sealed class LotteryKeywordInForceTests
         var replies = FakeWeCom.Calls(app.WeCom, "/response/lottery");
         Assert.That(replies, Has.Count.EqualTo(1), "only the stored keyword is answered");
         Assert.That(FakeWeCom.Json(replies[0]).GetProperty("markdown").GetProperty("content").GetString(), Does.Contain("已参加"));
+
+        // Removed from the rules after it opened: still stored and drawn, no longer entered by keyword (as before).
+        var yaml = await File.ReadAllTextAsync(file);
+        var section = yaml.IndexOf("lotteries:", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(file, yaml[..section] + "lotteries: []\n\n" + yaml[yaml.IndexOf("seeding:", StringComparison.Ordinal)..]);
+        await WaitUntilAsync(() => Task.FromResult(rules.Current.Lotteries.Count == 0), "the rule file without the lottery was not reloaded");
+        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmEditedWord", Opened, responseUrl)));
+        await WaitInboxDrainedAsync(app);
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath, "SELECT COUNT(*) FROM outbox WHERE completed_at IS NULL", n => n == 0);
+        Assert.That(await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM lottery_entry WHERE external_user_id = 'wmEditedWord'", n => n == 0), Is.Zero);
+        Assert.That(FakeWeCom.Calls(app.WeCom, "/response/lottery"), Has.Count.EqualTo(1));
     }
 
     private static string ChatCreated(string chatId) =>
