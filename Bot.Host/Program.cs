@@ -2,11 +2,10 @@ using Bot.Core.Handling;
 using Bot.Core.Outbox;
 using Bot.Core.WeCom.Api;
 using Bot.Core.Inbox;
-using Bot.Core.Campaigns.Lottery;
+using Bot.Core.Campaigns;
 using Bot.Core.RateLimiting;
 using Bot.Core.Redis;
 using Bot.Core.Rules;
-using Bot.Core.Campaigns.Seeding;
 using Bot.Core.Storage;
 using Bot.Core.WeCom.Callbacks;
 using Bot.Host.Admin;
@@ -31,10 +30,8 @@ builder.AddRules();              // rule files, hot reload
 builder.AddInbox();              // durable inbox and its worker
 builder.AddRateLimiting();       // WeCom quotas (Redis or in-process)
 builder.AddOutbox();             // durable outbox and dispatcher
-builder.AddLottery();            // commit-reveal lottery draws
-builder.AddSeeding();            // trumpet seeding schedules
-builder.AddMassMessageTracking(); // trumpet confirmation, reminders, per-recipient results
-builder.AddHandling();         // callbacks → rules → outbox → WeCom
+builder.AddCampaigns();          // lotteries, seeding, mass messages and broadcasts, their pre-flight and rule sync
+builder.AddHandling();           // callbacks → rules → outbox → WeCom
 builder.AddObservability();      // /metrics, traces
 builder.AddHealth();             // /healthz, /readyz
 builder.AddAdmin();              // /admin, API key

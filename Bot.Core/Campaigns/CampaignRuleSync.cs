@@ -1,9 +1,6 @@
 using Bot.Core.Campaigns.Lottery;
-using Bot.Core.Outbox;
-using Bot.Core.RateLimiting;
 using Bot.Core.Rules;
 using Bot.Core.Campaigns.Seeding;
-using Bot.Core.WeCom.Api;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -35,37 +32,13 @@ internal sealed partial class CampaignRuleSync(
 
     internal async Task ApplyAsync(RuleSet ruleSet, CancellationToken ct)
     {
-        foreach (var refusal in await lotteries.SyncDefinitionsAsync(ruleSet.Lotteries.Select(ToDefinition).ToList(), ct))
+        foreach (var refusal in await lotteries.SyncDefinitionsAsync([.. ruleSet.Lotteries.Select(LotteryDefinition.From)], ct))
         {
             Log.LotteryRefused(logger, refusal);
         }
-        await seeding.UpdateScripts(ruleSet.Seeding.Select(ToScript).ToList(), ct);
+        await seeding.UpdateScripts([.. ruleSet.Seeding.Select(SeedingScript.From)], ct);
         await outbound.SyncWelcomeTemplatesAsync(ruleSet, ct);
     }
-
-    internal static LotteryDefinition ToDefinition(LotteryRule rule) => new(
-        rule.Source.Name,
-        rule.Groups.Select(g => g.Pattern).ToList(),
-        rule.Keyword,
-        rule.Opens,
-        rule.Draws,
-        rule.EligibleTagsAny,
-        rule.Prizes.Select(p => new LotteryPrize(p.Name, p.Count)).ToList(),
-        rule.Announce.Source,
-        rule.TagWinners.Count == 0 ? null : string.Join(',', rule.TagWinners));
-
-    internal static SeedingScript ToScript(SeedingRule rule) => new(
-        rule.Source.Name,
-        rule.Groups.Select(g => g.Pattern).ToList(),
-        rule.Start.OnGroupCreated ? Seeding.SeedingStart.GroupCreated : new Seeding.SeedingStart(false, rule.Start.Cron),
-        rule.QuietHours is { } quiet ? new QuietHours(quiet.Start, quiet.End) : null,
-        rule.Jitter,
-        // Seeding text has no variables; rendering with none gives the text as written.
-        rule.Posts.Select(p => new SeedingStep(p.After, p.By, p.Text.Render([]))).ToList(),
-        rule.AppliesToGroup)
-    {
-        CountsAgainstReceivingRule = rule.Channel != GroupChannel.Robot,
-    };
 
     private static partial class Log
     {

@@ -52,12 +52,22 @@ internal sealed partial class MessageHandler(
                 case AddTags tags:
                     requests.Add(origin.Tags(tags));
                     break;
-                case LotteryKeyword entry when entry.ExternalUserId is { } customer:
-                    var customerTags = await CustomerTagsAsync(customer, ct);
-                    var outcome = await lotteries.EnterAsync(entry.LotteryName, customer, entry.ChatId, customerTags, "keyword", ct);
-                    requests.Add(ReplyRequest(origin, message, LotteryReplies.For(outcome, entry.LotteryName),
-                        $"lottery-reply:{origin.Item.DedupeKey}", origin.For(entry.Rule)));
-                    break;
+            }
+        }
+        // The lottery room decides by the stored definitions: a reload that edits an opened lottery's keyword is refused.
+        if (externalUserId is not null && message.IsGroup)
+        {
+            foreach (var lottery in await lotteries.MatchKeywordAsync(message.Text, groupName, origin.Item.ReceivedAt, ct))
+            {
+                // One removed from the rules after it opened is still drawn, but no longer entered by keyword.
+                if (ruleSet.Lotteries.FirstOrDefault(l => l.Source.Name == lottery) is not { } rule)
+                {
+                    continue;
+                }
+                var customerTags = await CustomerTagsAsync(externalUserId, ct);
+                var outcome = await lotteries.EnterAsync(lottery, externalUserId, message.ChatId, customerTags, "keyword", ct);
+                requests.Add(ReplyRequest(origin, message, LotteryReplies.For(outcome, lottery), $"lottery-reply:{origin.Item.DedupeKey}",
+                    origin.For(ruleSet.Ref(rule.Source))));
             }
         }
         await EnqueueAsync(requests, ct);

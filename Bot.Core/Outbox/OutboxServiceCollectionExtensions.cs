@@ -1,9 +1,6 @@
-using Bot.Core.Campaigns.Preflight;
-using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.Contacts;
 using Bot.Core.Observability;
 using Bot.Core.RateLimiting;
-using Bot.Core.Campaigns.Seeding;
 using Bot.Core.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -16,7 +13,7 @@ namespace Bot.Core.Outbox;
 public static class OutboxServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the outbox store, writer, dispatcher and broadcast service. Needs <c>AddStorage</c>, an
+    /// Registers the outbox store, writer and dispatcher. Needs <c>AddStorage</c>, an
     /// <see cref="IQuotaLimiter"/>, a <see cref="QuotaCatalog"/> and an <see cref="IOutboxSender"/> registered elsewhere.
     /// </summary>
     public static IHostApplicationBuilder AddOutbox(this IHostApplicationBuilder builder)
@@ -27,12 +24,8 @@ public static class OutboxServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OutboxStore>();
         builder.Services.TryAddSingleton<OutboxSignal>();
-        builder.Services.TryAddSingleton<MassMessageStore>();
         builder.Services.TryAddSingleton(sp => new OutboxWriter(
             sp.GetRequiredService<OutboxStore>(), sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.TryAddSingleton(sp => new BroadcastService(
-            sp.GetRequiredService<BotDatabase>(), sp.GetRequiredService<OutboxWriter>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.TryAddSingleton<QuotaPreflight>();
         builder.Services.TryAddSingleton(sp => new OutboxDispatcher(
             sp.GetRequiredService<OutboxStore>(),
             sp.GetRequiredService<OutboxSignal>(),
@@ -46,21 +39,6 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<ContactPreferenceStore>(),
             sp.GetRequiredService<ContactBudget>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());
-        return builder;
-    }
-
-    /// <summary>
-    /// Tracks sent mass-message tasks (seeding posts, broadcasts) until their senders confirm them (section
-    /// <c>MassMessages</c>). Needs <c>AddStorage</c> and <c>AddWeComApi</c>.
-    /// </summary>
-    public static IHostApplicationBuilder AddMassMessageTracking(this IHostApplicationBuilder builder)
-    {
-        builder.Services.AddOptionsWithValidateOnStart<MassMessageOptions, MassMessageOptionsValidator>().BindConfiguration(MassMessageOptions.Section);
-        builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.TryAddSingleton<MassMessageStore>();
-        builder.Services.TryAddSingleton<SeedingStore>();
-        builder.Services.TryAddSingleton<MassMessageTracker>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<MassMessageTracker>());
         return builder;
     }
 }

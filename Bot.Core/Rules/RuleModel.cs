@@ -134,8 +134,6 @@ internal sealed record LotteryRule(
 {
     public const int Winners = 0, LotteryName = 1;
 
-    public bool AppliesToGroup(string? groupName) => Groups.Any(g => g.IsMatch(groupName));
-
     public string RenderAnnouncement(string winners) => Announce.Render([winners, Source.Name]);
 }
 
@@ -155,7 +153,6 @@ internal enum KeywordRuleKind
 {
     Reply,
     Tagging,
-    Lottery,
 }
 
 /// <summary>One automaton target: a rule in one of the keyword sections, by its index in that section.</summary>
@@ -197,11 +194,6 @@ public sealed class RuleSet
                 targets.Add(new KeywordTarget(KeywordRuleKind.Tagging, i));
             }
         }
-        for (var i = 0; i < lotteries.Count; i++)
-        {
-            keywords.Add((lotteries[i].Keyword, targets.Count));
-            targets.Add(new KeywordTarget(KeywordRuleKind.Lottery, i));
-        }
         KeywordTargets = [.. targets];
         Keywords = new KeywordAutomaton(keywords, targets.Count);
     }
@@ -227,7 +219,7 @@ public sealed class RuleSet
 
     internal IReadOnlyList<SeedingRule> Seeding { get; }
 
-    /// <summary>All reply, tagging and lottery keywords; targets index <see cref="KeywordTargets"/>, in section then file order.</summary>
+    /// <summary>All reply and tagging keywords (lottery keywords: <see cref="LotteryKeywords"/>); targets index <see cref="KeywordTargets"/>, in section then file order.</summary>
     internal KeywordAutomaton Keywords { get; }
 
     internal KeywordTarget[] KeywordTargets { get; }

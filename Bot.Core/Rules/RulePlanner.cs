@@ -79,7 +79,8 @@ internal sealed class RulePlanner(IOptions<RulesOptions> options)
 
     /// <summary>
     /// One automaton pass finds every keyword rule. The first matching reply rule answers (one reply per message);
-    /// every matching tagging rule tags; every lottery open at <see cref="MessageInput.At"/> in a matching group enters.
+    /// every matching tagging rule tags. Lottery keywords are not planned here: the lottery room matches the stored
+    /// definitions, which stay in force when a reload edits an opened lottery.
     /// </summary>
     public IReadOnlyList<PlannedAction> PlanMessage(RuleSet rules, MessageInput input)
     {
@@ -116,18 +117,19 @@ internal sealed class RulePlanner(IOptions<RulesOptions> options)
                     }
                     actions.Add(new AddTags(null, input.ExternalUserId, tagging.Tags, rules.Ref(tagging.Source)));
                     break;
-                case KeywordRuleKind.Lottery:
-                    var lottery = rules.Lotteries[target.Index];
-                    if (input.IsGroup && lottery.AppliesToGroup(input.GroupName) && input.At >= lottery.Opens && input.At < lottery.Draws)
-                    {
-                        actions.Add(new LotteryKeyword(lottery.Source.Name, input.ExternalUserId, input.FromUserId, input.ChatId, input.At,
-                            rules.Ref(lottery.Source)));
-                    }
-                    break;
             }
         }
         return actions;
     }
+
+    /// <summary>
+    /// The lotteries of this rule set the message would enter, for previewing a candidate rule set; the running bot asks
+    /// the lottery room instead (see <see cref="PlanMessage"/>).
+    /// </summary>
+    public static IReadOnlyList<PlannedAction> PlanLotteryEntries(RuleSet rules, MessageInput input) =>
+        [.. LotteryKeywords.Of(rules.Lotteries).Match(input.Text, input.IsGroup, input.GroupName, input.At).Select(i =>
+            new LotteryKeyword(rules.Lotteries[i].Source.Name, input.ExternalUserId, input.FromUserId, input.ChatId, input.At,
+                rules.Ref(rules.Lotteries[i].Source)))];
 
     public IReadOnlyList<PlannedAction> PlanGroupJoin(RuleSet rules, GroupJoinInput input)
     {

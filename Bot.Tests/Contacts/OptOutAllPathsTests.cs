@@ -100,7 +100,7 @@ public sealed class OptOutAllPathsTests
             Assert.That(Field(broadcast, "external_userid[0]"), Is.EqualTo(Control));
             Assert.That(Text(announcement), Does.Contain("开奖啦").And.Contain(ControlName).And.Not.Contain(OptedOutName),
                 "both entrants win; the one who opted out is not named");
-            Assert.That(Text(announcement), Does.Contain(HandlingServiceCollectionExtensions.UnnamedWinner));
+            Assert.That(Text(announcement), Does.Contain(Bot.Core.Campaigns.Lottery.LotteryWinnerLookup.UnnamedWinner));
             Assert.That(controlTags.SelectMany(e => FakeWeCom.Json(e).GetProperty("add_tag").EnumerateArray()).Select(t => t.GetString()),
                 Does.Contain(WinnerTagId));
 

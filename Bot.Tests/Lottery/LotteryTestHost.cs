@@ -82,7 +82,7 @@ internal sealed class LotteryTestHost : IAsyncDisposable
         });
         builder.Services.AddSingleton<TimeProvider>(time);
         LotteryTestHost? self = null;
-        builder.Services.AddSingleton<Func<LotteryDrawResult, CancellationToken, Task>>((result, _) =>
+        builder.Services.AddSingleton<LotteryAnnouncer>((result, _) =>
         {
             lock (self!.Announced)
             {

@@ -104,12 +104,16 @@ public sealed class RulePlannerTests
         Assert.That(Planner.PlanContactAdded(rules, Contact(null, Shanghai(10), userId: "b-01"))[0].Rule.Name, Is.EqualTo("others"));
     }
 
+    // What the preview shows for a message: the planned keyword actions, then the lotteries the candidate rules would enter.
+    private static List<PlannedAction> PlanWithLotteries(RuleSet rules, MessageInput input) =>
+        [.. Planner.PlanMessage(rules, input), .. RulePlanner.PlanLotteryEntries(rules, input)];
+
     [Test]
     public void One_pass_over_a_chinese_message_finds_reply_tagging_and_lottery_rules()
     {
         var message = new MessageInput("wmCustomer", "wmCustomer", "wrChat", "VIP 一群", "请问几点开门？我想买拿铁，顺便抽奖", true, Shanghai(12));
 
-        var actions = Planner.PlanMessage(Examples, message);
+        var actions = PlanWithLotteries(Examples, message);
 
         Assert.That(actions.Select(a => a.GetType().Name + ":" + a.Rule.Name), Is.EqualTo(new[]
         {
@@ -126,10 +130,10 @@ public sealed class RulePlannerTests
     {
         MessageInput Say(string group, DateTimeOffset at) => new("wmC", "wmC", "wr1", group, "抽奖", true, at);
 
-        Assert.That(Planner.PlanMessage(Examples, Say("普通群", Shanghai(12))), Is.Empty);
-        Assert.That(Planner.PlanMessage(Examples, Say("VIP 一群", Shanghai(9))), Is.Empty);
-        Assert.That(Planner.PlanMessage(Examples, Say("VIP 一群", Shanghai(20))), Is.Empty);
-        Assert.That(Planner.PlanMessage(Examples, Say("VIP 一群", Shanghai(19, 59))), Has.Count.EqualTo(1));
+        Assert.That(PlanWithLotteries(Examples, Say("普通群", Shanghai(12))), Is.Empty);
+        Assert.That(PlanWithLotteries(Examples, Say("VIP 一群", Shanghai(9))), Is.Empty);
+        Assert.That(PlanWithLotteries(Examples, Say("VIP 一群", Shanghai(20))), Is.Empty);
+        Assert.That(PlanWithLotteries(Examples, Say("VIP 一群", Shanghai(19, 59))), Has.Count.EqualTo(1));
     }
 
     [Test]

@@ -1,10 +1,14 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Bot.Core.Rules;
 
 namespace Bot.Core.Campaigns.Lottery;
 
-/// <summary>One lottery as the rule file describes it; the automation maps the `lotteries` section onto this.</summary>
+/// <summary>
+/// One lottery as it is stored: built from a compiled rule (<see cref="From"/>), whose compiler is the validation, and
+/// kept as JSON so an opened lottery stays as it opened whatever later rule files say.
+/// </summary>
 /// <param name="GroupGlobs">Group-name globs (`*`, `?`) whose members may enter by keyword.</param>
 /// <param name="EligibleTagsAny">A customer must carry at least one of these tag names; empty means anyone.</param>
 /// <param name="AnnounceTemplate">Text with `{{winners}}` and `{{lottery.name}}`.</param>
@@ -46,19 +50,31 @@ public sealed record LotteryDefinition(
         return changed;
     }
 
-    /// <summary>Every problem that makes this definition unusable; empty when it is fine.</summary>
+    /// <summary>The stored form of a compiled `lotteries` rule.</summary>
+    internal static LotteryDefinition From(LotteryRule rule) => new(
+        rule.Source.Name,
+        [.. rule.Groups.Select(g => g.Pattern)],
+        rule.Keyword,
+        rule.Opens,
+        rule.Draws,
+        rule.EligibleTagsAny,
+        [.. rule.Prizes.Select(p => new LotteryPrize(p.Name, p.Count))],
+        rule.Announce.Source,
+        rule.TagWinners.Count == 0 ? null : string.Join(',', rule.TagWinners));
+
+    /// <summary>
+    /// What the rule compiler lets through but a stored lottery cannot carry: a blank name (the audit URL and the
+    /// announcement name it) or a blank prize name (the verifier lists prizes by name). Everything else (keyword,
+    /// times, prize counts, groups, unique names) the compiler already refused.
+    /// </summary>
     internal IReadOnlyList<string> Problems()
     {
         var problems = new List<string>();
         if (string.IsNullOrWhiteSpace(Name)) problems.Add("name is empty");
-        if (string.IsNullOrWhiteSpace(Keyword)) problems.Add("keyword is empty");
-        if (Draws <= Opens) problems.Add($"draws ({Draws:O}) is not after opens ({Opens:O})");
-        if (Prizes.Count == 0) problems.Add("there are no prizes");
-        foreach (var prize in Prizes.Where(p => p.Count < 1 || string.IsNullOrWhiteSpace(p.Name)))
+        foreach (var prize in Prizes.Where(p => string.IsNullOrWhiteSpace(p.Name)))
         {
-            problems.Add($"prize '{prize.Name}' needs a name and a count of at least 1 (count is {prize.Count})");
+            problems.Add($"a prize of count {prize.Count} has no name");
         }
-        if (GroupGlobs.Count == 0) problems.Add("groups is empty");
         return problems;
     }
 

@@ -8,11 +8,11 @@ namespace Bot.Core.Campaigns.Lottery;
 /// Opens and draws lotteries on time. At start-up it draws anything overdue (marked late), then sleeps until the next
 /// opening or draw, the poll interval (other instances may have stored lotteries), or a local definition sync,
 /// whichever comes first.
-/// Every finished draw goes to the registered <c>Func&lt;LotteryDrawResult, CancellationToken, Task&gt;</c>.
+/// Every finished draw goes to the <see cref="LotteryAnnouncer"/> (the outbox).
 /// </summary>
 internal sealed partial class LotteryDrawWorker(
     LotteryService service,
-    Func<LotteryDrawResult, CancellationToken, Task> drawn,
+    LotteryAnnouncer announce,
     TimeProvider time,
     IOptionsMonitor<LotteryOptions> options,
     ILogger<LotteryDrawWorker> logger) : BackgroundService
@@ -97,7 +97,7 @@ internal sealed partial class LotteryDrawWorker(
     {
         try
         {
-            await drawn(result, ct);
+            await announce(result, ct);
             await service.MarkAnnouncedAsync(result.Lottery, ct);
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)

@@ -18,8 +18,8 @@ public sealed record LotteryWinner(string Prize, string ExternalUserId);
 public sealed record LotteryAnnouncement(string ChatId, string Text);
 
 /// <summary>
-/// A finished draw, handed to the registered <c>Func&lt;LotteryDrawResult, CancellationToken, Task&gt;</c>. It may be
-/// delivered again after a crash (at least once), so enqueue its messages under <see cref="DedupeKey"/>.
+/// A finished draw, handed to the <see cref="LotteryAnnouncer"/>. It may be delivered again after a crash (at least
+/// once), so enqueue its messages under <see cref="DedupeKey"/>.
 /// </summary>
 public sealed record LotteryDrawResult(
     string Lottery,
@@ -57,7 +57,16 @@ public sealed record LotteryAudit(
     DateTimeOffset? DrawnAt,
     bool? Late);
 
-/// <summary>Looks up display names of winners for the announcement; ids it does not return are shown as they are.</summary>
+/// <summary>
+/// Sends a finished draw's announcements and winner tags: <see cref="CampaignOutbound.AnnounceAsync"/>, bound by
+/// <c>AddCampaigns</c>.
+/// </summary>
+public delegate Task LotteryAnnouncer(LotteryDrawResult result, CancellationToken cancellationToken);
+
+/// <summary>
+/// Looks up display names of winners for the announcement (<see cref="LotteryWinnerLookup.NamesAsync"/>, bound by
+/// <c>AddLottery</c>); ids it does not return are shown as they are.
+/// </summary>
 public delegate Task<IReadOnlyDictionary<string, string>> LotteryWinnerNames(IReadOnlyCollection<string> externalUserIds, CancellationToken cancellationToken);
 
 /// <summary>One lottery a customer entered: by a group keyword or through the admin endpoint (<paramref name="Source"/>).</summary>

@@ -1,3 +1,6 @@
+using Bot.Core.Contacts;
+using Bot.Core.Storage;
+using Bot.Core.WeCom.Api;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -6,30 +9,25 @@ using Microsoft.Extensions.Options;
 
 namespace Bot.Core.Campaigns.Lottery;
 
-public static partial class LotteryServiceCollectionExtensions
+public static class LotteryServiceCollectionExtensions
 {
     /// <summary>
-    /// Lottery entries, draws and the draw worker. Needs <c>AddStorage</c>. Register a
-    /// <c>Func&lt;LotteryDrawResult, CancellationToken, Task&gt;</c> to send announcements and winner tags (the
-    /// default only logs that nothing was sent), and a <see cref="LotteryWinnerNames"/> for display names (the default
-    /// shows external user ids).
+    /// Lottery entries, draws and the draw worker, with winners named from the WeCom directory when the host has one.
+    /// The worker announces through the <see cref="LotteryAnnouncer"/> that <c>AddCampaigns</c> binds to the outbox.
+    /// Safe to call more than once and in any order: the storage it starts after is added here first.
     /// </summary>
     public static IHostApplicationBuilder AddLottery(this IHostApplicationBuilder builder)
     {
+        builder.AddStorage();
+        builder.AddContacts();
         var services = builder.Services;
         services.AddOptionsWithValidateOnStart<LotteryOptions, LotteryOptionsValidator>().BindConfiguration(LotteryOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<LotteryStore>();
-        services.TryAddSingleton<LotteryWinnerNames>(static (_, _) => Task.FromResult<IReadOnlyDictionary<string, string>>(new Dictionary<string, string>()));
-        services.TryAddSingleton<Func<LotteryDrawResult, CancellationToken, Task>>(static sp =>
-        {
-            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LotteryDrawWorker));
-            return (result, _) =>
-            {
-                Log.NoAnnouncer(logger, result.Lottery, result.Announcements.Count);
-                return Task.CompletedTask;
-            };
-        });
+        // The directory is optional: the CLI's `lottery verify` has no WeCom API and shows ids.
+        services.TryAddSingleton(static sp => new LotteryWinnerLookup(
+            sp.GetService<WeComDirectory>(), sp.GetRequiredService<ContactPreferenceStore>(), sp.GetRequiredService<ILogger<LotteryWinnerLookup>>()));
+        services.TryAddSingleton<LotteryWinnerNames>(static sp => sp.GetRequiredService<LotteryWinnerLookup>().NamesAsync);
         services.TryAddSingleton(static sp => new LotteryService(
             sp.GetRequiredService<LotteryStore>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -40,11 +38,5 @@ public static partial class LotteryServiceCollectionExtensions
         services.TryAddSingleton<LotteryDrawWorker>();
         services.AddHostedService(static sp => sp.GetRequiredService<LotteryDrawWorker>());
         return builder;
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Warning, "No lottery announcer is registered: lottery {Lottery} was drawn but its {Count} announcements were not sent")]
-        public static partial void NoAnnouncer(ILogger logger, string lottery, int count);
     }
 }

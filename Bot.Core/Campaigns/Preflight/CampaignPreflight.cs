@@ -98,7 +98,7 @@ public sealed class CampaignPreflight(
         {
             return (PreflightLookup.UnknownName, null);
         }
-        var script = CampaignRuleSync.ToScript(rule);
+        var script = SeedingScript.From(rule);
         var now = time.GetUtcNow();
         var start = script.Start.Cron is null ? now : seeding.NextOccurrence(script, now) ?? now;
         var chats = chatIds is { Count: > 0 }

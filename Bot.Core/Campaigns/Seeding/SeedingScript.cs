@@ -1,8 +1,10 @@
+using Bot.Core.Rules;
+
 namespace Bot.Core.Campaigns.Seeding;
 
 /// <summary>
-/// A "trumpet" seeding script as the rule files define it (`seeding:`), mapped by the rules capability, which also
-/// compiles the group-name globs into <see cref="MatchesGroup"/>.
+/// A "trumpet" seeding script as the rule files define it (`seeding:`), built from the compiled rule by
+/// <see cref="From"/>; <see cref="MatchesGroup"/> is the rule's own compiled group globs.
 /// </summary>
 public sealed record SeedingScript(
     string Name,
@@ -18,6 +20,20 @@ public sealed record SeedingScript(
     /// the robot channel posts through the group robot, which the rule does not count.
     /// </summary>
     public bool CountsAgainstReceivingRule { get; init; } = true;
+
+    /// <summary>The script of a compiled `seeding` rule.</summary>
+    internal static SeedingScript From(SeedingRule rule) => new(
+        rule.Source.Name,
+        [.. rule.Groups.Select(g => g.Pattern)],
+        rule.Start.OnGroupCreated ? SeedingStart.GroupCreated : new SeedingStart(false, rule.Start.Cron),
+        rule.QuietHours is { } quiet ? new QuietHours(quiet.Start, quiet.End) : null,
+        rule.Jitter,
+        // Seeding text has no variables; rendering with none gives the text as written.
+        [.. rule.Posts.Select(p => new SeedingStep(p.After, p.By, p.Text.Render([])))],
+        rule.AppliesToGroup)
+    {
+        CountsAgainstReceivingRule = rule.Channel != GroupChannel.Robot,
+    };
 
     /// <summary>A fingerprint of what a run depends on, so a run can tell when its script was edited or removed.</summary>
     public string Fingerprint { get; } = Fingerprints.Of(Name, string.Join('|', GroupGlobs), Start.Cron?.ToString() ?? "created",

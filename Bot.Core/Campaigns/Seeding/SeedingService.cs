@@ -12,7 +12,7 @@ public sealed record SeedingPostDue(long PostId, string Script, string ChatId, i
     public string IdempotencyKey => $"seeding:{PostId}";
 }
 
-/// <summary>Where due posts go (the outbox, wired by the host).</summary>
+/// <summary>Where due posts go: <see cref="CampaignOutbound.PostSeedingAsync"/>, bound by <c>AddCampaigns</c>.</summary>
 public delegate Task SeedingPostSink(SeedingPostDue post, CancellationToken cancellationToken);
 
 /// <summary>Injected randomness for jitter, so tests can fix it.</summary>

@@ -23,12 +23,16 @@ public static class RulePreview
             ExternalContactAdded a => planner.PlanContactAdded(ruleSet, new ContactAddedInput(a.UserId, a.ExternalUserId, a.State, a.WelcomeCode, a.ExternalUserId, a.UserId, at)),
             ExternalChatUpdated { UpdateDetail: ChatUpdateDetail.AddMember } u =>
                 planner.PlanGroupJoin(ruleSet, new GroupJoinInput(u.ChatId, u.ChatId, u.MemChangeList.Where(WeComUserIds.IsExternal).ToList(), at)),
-            _ when InboundMessage.From(callbackEvent) is { } m =>
-                planner.PlanMessage(ruleSet, new MessageInput(m.FromUserId, WeComUserIds.IsExternal(m.FromUserId) ? m.FromUserId : null, m.ChatId, null, m.Text, m.IsGroup, at)),
+            _ when InboundMessage.From(callbackEvent) is { } m => PlanMessage(planner, ruleSet,
+                new MessageInput(m.FromUserId, WeComUserIds.IsExternal(m.FromUserId) ? m.FromUserId : null, m.ChatId, null, m.Text, m.IsGroup, at)),
             _ => [],
         };
         return actions;
     }
+
+    // The running bot enters lotteries by their stored definitions; a preview has only the candidate rules to go by.
+    private static IReadOnlyList<PlannedAction> PlanMessage(RulePlanner planner, RuleSet ruleSet, MessageInput input) =>
+        [.. planner.PlanMessage(ruleSet, input), .. RulePlanner.PlanLotteryEntries(ruleSet, input)];
 
     internal static PreviewAction Describe(PlannedAction action) => action switch
     {

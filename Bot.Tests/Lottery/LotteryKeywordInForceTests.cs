@@ -1,0 +1,112 @@
+using System.Net;
+using System.Text.Json;
+using Bot.Core.Campaigns.Lottery;
+using Bot.Core.Inbox;
+using Bot.Core.Rules;
+using Bot.Tests.EndToEnd;
+using Bot.Tests.Fixtures;
+
+namespace Bot.Tests.Lottery;
+
+/// <summary>
+/// An opened lottery keeps the keyword it opened with, through the path a customer's group message takes in the running
+/// host (callback in, inbox, handler, lottery room), even after a reload edits the keyword in the rule file.
+/// </summary>
+public sealed class LotteryKeywordInForceTests
+{
+    private const string Chat = "wrVipJingan";
+    private const string Opened = "抽奖";
+    private const string Edited = "抽大奖";
+
+    [Test]
+    public async Task After_a_refused_keyword_edit_the_stored_keyword_enters_and_the_edited_one_does_not()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var app = new BotApp(editRules: path =>
+        {
+            var file = Path.Combine(path, "campaigns.yaml");
+            File.WriteAllText(file, File.ReadAllText(file)
+                .Replace("opens: \"2026-11-28T10:00:00+08:00\"", $"opens: \"{now.AddHours(-1):yyyy-MM-ddTHH:mm:ssK}\"", StringComparison.Ordinal)
+                .Replace("draws: \"2026-11-28T20:00:00+08:00\"", $"draws: \"{now.AddDays(1):yyyy-MM-ddTHH:mm:ssK}\"", StringComparison.Ordinal));
+        });
+        FakeWeCom.StubAll(app.WeCom, new Dictionary<string, (string, string[])>
+        {
+            ["wmStoredWord"] = ("赵六", ["生命周期/新客"]),
+            ["wmEditedWord"] = ("钱七", ["生命周期/新客"]),
+        });
+        using var client = app.CreateClient();
+        await PostOkAsync(client, app.SignedPost(ChatCreated(Chat)));
+        await WaitInboxDrainedAsync(app);
+
+        var rules = app.Service<RuleSetProvider>();
+        var file = Path.Combine(app.RulesPath, "campaigns.yaml");
+        await File.WriteAllTextAsync(file, (await File.ReadAllTextAsync(file)).Replace($"keyword: \"{Opened}\"", $"keyword: \"{Edited}\"", StringComparison.Ordinal));
+        await WaitUntilAsync(() => Task.FromResult(rules.Current.Lotteries.Single().Keyword == Edited), "the edited rule file was not reloaded");
+        var refusals = await app.Service<LotteryService>().SyncDefinitionsAsync(
+            [.. rules.Current.Lotteries.Select(LotteryDefinition.From)], CancellationToken.None);
+        Assert.That(refusals.Single(), Does.Contain("keyword").And.Contain("stored definition stays in force"), "the edit was refused");
+
+        var responseUrl = app.WeCom.Url + "/response/lottery";
+        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmStoredWord", Opened, responseUrl)));
+        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmEditedWord", Edited, responseUrl)));
+        await WaitInboxDrainedAsync(app);
+
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM lottery_entry WHERE lottery = 'weekend-coffee' AND external_user_id = 'wmStoredWord'", n => n == 1);
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath, "SELECT COUNT(*) FROM outbox WHERE completed_at IS NULL", n => n == 0);
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM lottery_entry WHERE external_user_id = 'wmEditedWord'", n => n == 0);
+        var replies = FakeWeCom.Calls(app.WeCom, "/response/lottery");
+        Assert.That(replies, Has.Count.EqualTo(1), "only the stored keyword is answered");
+        Assert.That(FakeWeCom.Json(replies[0]).GetProperty("markdown").GetProperty("content").GetString(), Does.Contain("已参加"));
+
+        // Removed from the rules after it opened: still stored and drawn, no longer entered by keyword (as before).
+        var yaml = await File.ReadAllTextAsync(file);
+        var section = yaml.IndexOf("lotteries:", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(file, yaml[..section] + "lotteries: []\n\n" + yaml[yaml.IndexOf("seeding:", StringComparison.Ordinal)..]);
+        await WaitUntilAsync(() => Task.FromResult(rules.Current.Lotteries.Count == 0), "the rule file without the lottery was not reloaded");
+        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmEditedWord", Opened, responseUrl)));
+        await WaitInboxDrainedAsync(app);
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath, "SELECT COUNT(*) FROM outbox WHERE completed_at IS NULL", n => n == 0);
+        Assert.That(await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM lottery_entry WHERE external_user_id = 'wmEditedWord'", n => n == 0), Is.Zero);
+        Assert.That(FakeWeCom.Calls(app.WeCom, "/response/lottery"), Has.Count.EqualTo(1));
+    }
+
+    private static string ChatCreated(string chatId) =>
+        $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[{chatId}]]></ChatId><ChangeType><![CDATA[create]]></ChangeType></xml>";
+
+    private static string RobotText(string from, string text, string responseUrl) => JsonSerializer.Serialize(new
+    {
+        msgid = Guid.NewGuid().ToString("N"),
+        aibotid = "aibTEST",
+        chatid = Chat,
+        chattype = "group",
+        from = new { userid = from },
+        response_url = responseUrl,
+        msgtype = "text",
+        text = new { content = text },
+    });
+
+    private static async Task PostOkAsync(HttpClient client, HttpRequestMessage request)
+    {
+        using (request)
+        using (var response = await client.SendAsync(request))
+        {
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        }
+    }
+
+    private static Task WaitInboxDrainedAsync(BotApp app) =>
+        WaitUntilAsync(async () => (await app.Service<InboxStore>().GetStatsAsync(CancellationToken.None)).Pending == 0, "the inbox was not drained");
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> done, string because)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await done())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), because);
+            await Task.Delay(50);
+        }
+    }
+}
