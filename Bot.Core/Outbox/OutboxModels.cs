@@ -65,9 +65,6 @@ public static class OutboxKinds
     /// <summary>The kind stored as <paramref name="name"/>; null for a kind the outbox does not know.</summary>
     internal static OutboundKind? Find(string name) => ByName.GetValueOrDefault(name);
 
-    /// <summary>The lane and idempotency a request of <paramref name="kind"/> gets unless it says otherwise.</summary>
-    internal static (OutboxLane Lane, bool IsIdempotent)? Defaults(string kind) => Find(kind) is { } k ? (k.Lane, k.IsIdempotent) : null;
-
     /// <summary>Whether an item of <paramref name="name"/> is addressed to a customer group (its target is the chat id).</summary>
     internal static bool TargetsGroup(string name) => Find(name)?.TargetsGroup ?? false;
 }

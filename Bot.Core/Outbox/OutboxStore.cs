@@ -67,7 +67,7 @@ public sealed class OutboxStore(BotDatabase database)
 
     private static object ToParameters(OutboxRequest request, DateTimeOffset now)
     {
-        var defaults = OutboxKinds.Defaults(request.Kind);
+        var defaults = OutboxKinds.Find(request.Kind);
         var lane = request.Lane ?? defaults?.Lane
             ?? throw new ArgumentException($"Outbox kind '{request.Kind}' has no default lane; set Lane.", nameof(request));
         var idempotent = request.IsIdempotent ?? defaults?.IsIdempotent

@@ -117,7 +117,7 @@ public sealed partial class WeComOutboxSender(
     {
         var customer = await directory.GetCustomerAsync(payload.Customer, ct);
         var guide = payload.UserId ?? customer.FollowUsers.OrderBy(f => f.CreateTime).FirstOrDefault()?.UserId
-            ?? throw new WeComApiException("externalcontact/get", WeComErrorCodes.RelationshipGone, "the customer follows no member");
+            ?? throw new WeComApiException(WeComApis.GetExternalContact.Name, WeComErrorCodes.RelationshipGone, "the customer follows no member");
         var ids = await directory.ResolveTagIdsAsync(payload.Tags, ct);
         var present = customer.FollowUsers.Where(f => f.UserId == guide).SelectMany(f => f.Tags).Select(t => t.TagId).ToHashSet();
         var missing = ids.Where(id => !present.Contains(id)).Distinct().ToList();

@@ -1,3 +1,5 @@
+using Bot.Core.WeCom.Api;
+
 namespace Bot.Core.RateLimiting;
 
 /// <summary>
@@ -18,12 +20,13 @@ public static class QuotaRules
     public const string AppMessagePerMinute = "app-message-per-minute";
     public const string AppMessagePerHour = "app-message-per-hour";
 
-    public const string AddMsgTemplate = "externalcontact/add_msg_template";
-    public const string MarkTag = "externalcontact/mark_tag";
-    public const string Remark = "externalcontact/remark";
-    public const string KfSyncMsg = "kf/sync_msg";
-    public const string MessageSend = "message/send";
-    public const string WebhookSend = "webhook/send";
+    // The APIs the built-in rules name, by the one name table of the WeCom client.
+    public static readonly string AddMsgTemplate = WeComApis.AddMsgTemplate.Name;
+    public static readonly string MarkTag = WeComApis.MarkTag.Name;
+    public static readonly string Remark = WeComApis.Remark.Name;
+    public static readonly string KfSyncMsg = WeComApis.KfSyncMsg.Name;
+    public static readonly string MessageSend = WeComApis.SendAppMessage.Name;
+    public static readonly string WebhookSend = WeComApis.RobotWebhook.Name;
 
     /// <summary>The key to pause when WeCom answers 45009 for <paramref name="api"/>: the per-minute counter blocks every call to it.</summary>
     public static QuotaKey ApiKey(string rule, string api) => new(rule, api);

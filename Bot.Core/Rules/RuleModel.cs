@@ -133,8 +133,6 @@ internal sealed record LotteryRule(
     GroupChannel Channel, string? RobotKey, string? Sender)
 {
     public const int Winners = 0, LotteryName = 1;
-
-    public string RenderAnnouncement(string winners) => Announce.Render([winners, Source.Name]);
 }
 
 internal sealed record SeedingPost(TimeSpan After, string By, Template Text, int Line);

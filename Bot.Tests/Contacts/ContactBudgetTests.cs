@@ -136,13 +136,12 @@ public sealed class ContactBudgetTests
                 }, CancellationToken.None);
             }
 
-            var deadline = DateTime.UtcNow + Timeout;
-            IReadOnlyList<OutboxItem> failed = [];
-            while (DateTime.UtcNow < deadline && (failed = await rig.Store.ListByStateAsync(OutboxState.Failed, 10, CancellationToken.None)).Count < 4)
-            {
-                await Task.Delay(20);
-            }
-            var sent = await rig.Store.ListByStateAsync(OutboxState.Sent, 10, CancellationToken.None);
+            // Wait until all six are settled: reading the sent ones as soon as four had failed raced the last send.
+            var (sent, failed) = await Eventually.UntilAsync(
+                async () => (Sent: await rig.Store.ListByStateAsync(OutboxState.Sent, 10, CancellationToken.None),
+                    Failed: await rig.Store.ListByStateAsync(OutboxState.Failed, 10, CancellationToken.None)),
+                settled => settled.Sent.Count + settled.Failed.Count == 6,
+                settled => $"{settled.Sent.Count} sent and {settled.Failed.Count} failed of 6", Timeout);
             Assert.Multiple(() =>
             {
                 Assert.That(sent, Has.Count.EqualTo(2), "the budget is one count in Redis, not one per dispatcher");
@@ -262,22 +261,13 @@ public sealed class ContactBudgetTests
     private static async Task<IReadOnlyList<OutboxItem>> WaitForAsync(BotApp app, long broadcastId, Func<IReadOnlyList<OutboxItem>, bool> done)
     {
         var store = app.Service<OutboxStore>();
-        var deadline = DateTime.UtcNow + Timeout;
-        IReadOnlyList<OutboxItem> items = [];
-        while (DateTime.UtcNow < deadline)
-        {
-            items = (await store.ListByStateAsync(OutboxState.Pending, 1000, CancellationToken.None))
+        return await Eventually.UntilAsync(
+            async () => (IReadOnlyList<OutboxItem>)(await store.ListByStateAsync(OutboxState.Pending, 1000, CancellationToken.None))
                 .Concat(await store.ListByStateAsync(OutboxState.Sent, 1000, CancellationToken.None))
                 .Concat(await store.ListByStateAsync(OutboxState.Failed, 1000, CancellationToken.None))
-                .Where(i => i.BroadcastId == broadcastId).ToList();
-            if (items.Count > 0 && done(items))
-            {
-                return items;
-            }
-            await Task.Delay(20);
-        }
-        Assert.Fail($"Broadcast {broadcastId} did not reach the expected state: {string.Join(", ", items.Select(i => $"{i.Target}={i.State}"))}");
-        return items;
+                .Where(i => i.BroadcastId == broadcastId).ToList(),
+            items => items.Count > 0 && done(items),
+            items => $"broadcast {broadcastId} is at: {string.Join(", ", items.Select(i => $"{i.Target}={i.State}"))}", Timeout);
     }
 
     /// <summary>Runs a verb as production does: configuration from the process environment.</summary>

@@ -144,20 +144,15 @@ public sealed class OptOutAllPathsTests
         await PostAsync(client, app.SignedPost(ChatAddMembers(Chat, OptedOut)));
 
         var store = app.Service<OutboxStore>();
-        var deadline = DateTime.UtcNow + Timeout;
-        OutboxItem? greeting = null;
-        while (greeting is not { State: OutboxState.Sent })
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"the group welcome did not end: {greeting?.State}");
-            await Task.Delay(50);
-            greeting = (await store.ListByStateAsync(OutboxState.Sent, 100, CancellationToken.None)).FirstOrDefault(i => i.Kind == OutboxKinds.GroupWelcome);
-        }
+        var greeting = await Eventually.UntilAsync(
+            async () => (await store.ListByStateAsync(OutboxState.Sent, 100, CancellationToken.None)).FirstOrDefault(i => i.Kind == OutboxKinds.GroupWelcome),
+            item => item is not null, _ => "the group welcome is not sent", Timeout);
         var tag = (await WaitForItemsAsync(app, OptedOut, all => all.Any(i => i.Kind == OutboxKinds.TagChange && i.State == OutboxState.Failed)))
             .Single(i => i.Kind == OutboxKinds.TagChange);
 
         Assert.Multiple(() =>
         {
-            Assert.That(greeting.RemoteIds, Is.EqualTo("no-op: every joiner opted out"));
+            Assert.That(greeting!.RemoteIds, Is.EqualTo("no-op: every joiner opted out"));
             Assert.That(tag.LastError, Is.EqualTo(OutboxDispatcher.CustomerOptedOut));
             Assert.That(FakeWeCom.Calls(app.WeCom, "webhook/send"), Is.Empty);
             Assert.That(FakeWeCom.Calls(app.WeCom, "externalcontact/mark_tag"), Is.Empty);
@@ -232,24 +227,10 @@ public sealed class OptOutAllPathsTests
         }
     }
 
-    private static async Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, string customer, Func<IReadOnlyList<OutboxItem>, bool> done)
-    {
-        var store = app.Service<OutboxStore>();
-        var deadline = DateTime.UtcNow + Timeout;
-        while (true)
-        {
-            var items = await store.ListByCustomerAsync(customer, 100, CancellationToken.None);
-            if (done(items))
-            {
-                return items;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"The outbox of {customer} did not reach the expected state: {string.Join(", ", items.Select(i => $"{i.Kind}={i.State}"))}");
-            }
-            await Task.Delay(50);
-        }
-    }
+    private static Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, string customer, Func<IReadOnlyList<OutboxItem>, bool> done) =>
+        Eventually.UntilAsync(
+            () => app.Service<OutboxStore>().ListByCustomerAsync(customer, 100, CancellationToken.None), done,
+            items => $"the outbox of {customer} is at: {string.Join(", ", items.Select(i => $"{i.Kind}={i.State}"))}", Timeout);
 
     private static string ResponseUrl(BotApp app, string name) => $"{app.WeCom.Url}/response/{name}";
 

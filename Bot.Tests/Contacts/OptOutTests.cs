@@ -1,3 +1,4 @@
+using Bot.Tests.EndToEnd;
 using System.Net.Http.Json;
 using System.Net;
 using System.Text.Json;
@@ -84,21 +85,8 @@ public sealed class OptOutTests
         Assert.That(sent[0], Does.Contain("wmSTILLIN0001").And.Not.Contain(Customer));
     }
 
-    private static async Task<IReadOnlyList<string>> FakeWeComCalls(BotApp app, string path)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            var bodies = app.WeCom.LogEntries.Where(e => e.RequestMessage?.Path == path).Select(e => e.RequestMessage!.Body ?? "").ToList();
-            if (bodies.Count > 0)
-            {
-                return bodies;
-            }
-            await Task.Delay(20);
-        }
-        Assert.Fail($"WeCom received nothing at {path} within {Timeout}");
-        return [];
-    }
+    private static async Task<IReadOnlyList<string>> FakeWeComCalls(BotApp app, string path) =>
+        (await FakeWeCom.WaitForAsync(app.WeCom, path, timeout: Timeout)).Select(e => e.RequestMessage!.Body ?? "").ToList();
 
     [Test]
     public async Task A_replayed_old_opt_out_does_not_undo_a_newer_opt_in()
@@ -133,35 +121,13 @@ public sealed class OptOutTests
 
     internal static async Task<string> WaitForResponseAsync(BotApp app, string path)
     {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (app.WeCom.LogEntries.FirstOrDefault(e => e.RequestMessage?.Path == path)?.RequestMessage?.Body is { } body)
-            {
-                using var json = JsonDocument.Parse(body);
-                return json.RootElement.GetProperty("markdown").GetProperty("content").GetString() ?? "";
-            }
-            await Task.Delay(20);
-        }
-        Assert.Fail($"WeCom received nothing at {path} within {Timeout}");
-        return "";
+        var body = (await FakeWeCom.WaitForAsync(app.WeCom, path, timeout: Timeout))[0].RequestMessage!.Body!;
+        using var json = JsonDocument.Parse(body);
+        return json.RootElement.GetProperty("markdown").GetProperty("content").GetString() ?? "";
     }
 
-    internal static async Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, Func<IReadOnlyList<OutboxItem>, bool> done)
-    {
-        var store = app.Service<OutboxStore>();
-        var deadline = DateTime.UtcNow + Timeout;
-        IReadOnlyList<OutboxItem> items = [];
-        while (DateTime.UtcNow < deadline)
-        {
-            items = await store.ListByCustomerAsync(Customer, 100, CancellationToken.None);
-            if (done(items))
-            {
-                return items;
-            }
-            await Task.Delay(20);
-        }
-        Assert.Fail($"The outbox did not reach the expected state within {Timeout}: {string.Join(", ", items.Select(i => $"{i.Kind}={i.State}"))}");
-        return items;
-    }
+    internal static Task<IReadOnlyList<OutboxItem>> WaitForItemsAsync(BotApp app, Func<IReadOnlyList<OutboxItem>, bool> done) =>
+        Eventually.UntilAsync(
+            () => app.Service<OutboxStore>().ListByCustomerAsync(Customer, 100, CancellationToken.None), done,
+            items => $"the outbox is at: {string.Join(", ", items.Select(i => $"{i.Kind}={i.State}"))}", Timeout);
 }

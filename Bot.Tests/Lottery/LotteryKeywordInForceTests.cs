@@ -100,13 +100,6 @@ public sealed class LotteryKeywordInForceTests
     private static Task WaitInboxDrainedAsync(BotApp app) =>
         WaitUntilAsync(async () => (await app.Service<InboxStore>().GetStatsAsync(CancellationToken.None)).Pending == 0, "the inbox was not drained");
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> done, string because)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!await done())
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), because);
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> done, string because) =>
+        Eventually.UntilAsync(done, because, TimeSpan.FromSeconds(10));
 }

@@ -1,3 +1,4 @@
+using Bot.Tests.Fixtures;
 using System.Collections.Concurrent;
 using Bot.Core.Contacts;
 using Bot.Core.Outbox;
@@ -94,18 +95,8 @@ internal sealed class OutboxRig : IAsyncDisposable
     }
 
     /// <summary>Polls a condition with a deadline. Used only where no event marks the moment (a row's state after a send).</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail("Condition not met before the deadline");
-            }
-            await Task.Delay(20);
-        }
-    }
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null) =>
+        Eventually.UntilAsync(condition, "the condition", timeout ?? TimeSpan.FromSeconds(20));
 
     public static OutboxRequest Request(string kind, string target, string api, string? key = null, DateTimeOffset? deadline = null, string? customer = null) => new()
     {

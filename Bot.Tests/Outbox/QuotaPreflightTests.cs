@@ -1,3 +1,4 @@
+using Bot.Tests.EndToEnd;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
@@ -206,12 +207,7 @@ public sealed class QuotaPreflightTests
         });
         Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         // The dispatcher takes the quota units before it calls WeCom, so once WeCom has the call the counters hold it.
-        var until = DateTime.UtcNow + Deadline;
-        while (!app.WeCom.LogEntries.Any(e => e.RequestMessage?.Path == AddMsgTemplatePath))
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(until), "the earlier broadcast never reached WeCom");
-            await Task.Delay(20);
-        }
+        await FakeWeCom.WaitForAsync(app.WeCom, AddMsgTemplatePath, timeout: Deadline);
     }
 
     private static async Task<JsonDocument> PreflightAsync(HttpClient client, string sender, params string[] targets)

@@ -40,7 +40,7 @@ public sealed class RuleLoaderTests
         Assert.That(lottery.Prizes, Is.EqualTo(new[] { new Prize("免费拿铁", 3), new Prize("9 折券", 10) }));
         Assert.That(lottery.EligibleTagsAny, Is.EqualTo(new[] { "生命周期/新客", "客户等级/VIP群成员" }));
         Assert.That(lottery.Channel, Is.EqualTo(GroupChannel.Robot));
-        Assert.That(lottery.RenderAnnouncement("@王"), Is.EqualTo("🎉「weekend-coffee」开奖啦！@王 恭喜中奖，请私信店长领取。"));
+        Assert.That(lottery.Announce.Render(["@王", lottery.Source.Name]), Is.EqualTo("🎉「weekend-coffee」开奖啦！@王 恭喜中奖，请私信店长领取。"));
 
         var seeding = rules.Seeding.Single();
         Assert.That(seeding.Start.OnGroupCreated, Is.True);

@@ -53,6 +53,7 @@ public sealed class WriteConnectionTests
 
         // No transaction is open on the holder, so only the turn can hold the combined write back.
         var combined = db.Database.ExecuteCombinedAsync("UPDATE inbox SET state = state WHERE id = -1", new { });
+        // That something does not happen can only be watched for a while; 200 ms is ample for an uncontended UPDATE.
         await Task.Delay(TimeSpan.FromMilliseconds(200));
 
         Assert.That(combined.IsCompleted, Is.False, "the combined write waits for the held turn");

@@ -62,22 +62,6 @@ public sealed record LotteryDefinition(
         rule.Announce.Source,
         rule.TagWinners.Count == 0 ? null : string.Join(',', rule.TagWinners));
 
-    /// <summary>
-    /// What the rule compiler lets through but a stored lottery cannot carry: a blank name (the audit URL and the
-    /// announcement name it) or a blank prize name (the verifier lists prizes by name). Everything else (keyword,
-    /// times, prize counts, groups, unique names) the compiler already refused.
-    /// </summary>
-    internal IReadOnlyList<string> Problems()
-    {
-        var problems = new List<string>();
-        if (string.IsNullOrWhiteSpace(Name)) problems.Add("name is empty");
-        foreach (var prize in Prizes.Where(p => string.IsNullOrWhiteSpace(p.Name)))
-        {
-            problems.Add($"a prize of count {prize.Count} has no name");
-        }
-        return problems;
-    }
-
     internal string ToJson() => JsonSerializer.Serialize(this, LotteryJsonContext.Default.LotteryDefinition);
 
     internal static LotteryDefinition FromJson(string json) =>

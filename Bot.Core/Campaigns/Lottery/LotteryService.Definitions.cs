@@ -20,15 +20,10 @@ public sealed partial class LotteryService
         var now = _time.GetUtcNow();
         var stored = (await _store.ListAsync(cancellationToken)).ToDictionary(r => r.Name, StringComparer.Ordinal);
 
-        // Built from a compiled rule set, so names are unique and keyword, times, prizes and groups are valid.
+        // Built from a compiled rule set: the rule compiler is the one validation (names unique and not blank,
+        // keyword, times, prizes and their names, groups).
         foreach (var definition in definitions)
         {
-            var problems = definition.Problems();
-            if (problems.Count > 0)
-            {
-                errors.Add($"lottery '{definition.Name}' is invalid: {string.Join("; ", problems)}");
-                continue;
-            }
             if (await SyncOneAsync(definition, stored.GetValueOrDefault(definition.Name), now, cancellationToken) is { } refusal)
             {
                 errors.Add(refusal);

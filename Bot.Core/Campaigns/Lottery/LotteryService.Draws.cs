@@ -1,3 +1,4 @@
+using Bot.Core.Rules;
 using Microsoft.Extensions.Logging;
 
 namespace Bot.Core.Campaigns.Lottery;
@@ -166,9 +167,10 @@ public sealed partial class LotteryService
     {
         var winnerNames = string.Join("、", winners.Select(w =>
             names.TryGetValue(w.ExternalUserId, out var name) && !string.IsNullOrWhiteSpace(name) ? name : w.ExternalUserId));
-        var text = definition.AnnounceTemplate
-            .Replace("{{winners}}", winnerNames, StringComparison.Ordinal)
-            .Replace("{{lottery.name}}", definition.Name, StringComparison.Ordinal);
+        // The stored source was compiled when the rules loaded; parsing it again with the same variables renders it as
+        // the rule file's other templates are.
+        var announce = Template.Parse(definition.AnnounceTemplate, RuleFields.TemplateVariables[RuleFields.Lotteries], urlEncode: false, problems: []);
+        var text = announce.Render([winnerNames, definition.Name]); // slots: LotteryRule.Winners, LotteryRule.LotteryName
         if (late)
         {
             // Local times in the offset the rule file wrote the draw time in, which is what members read it as.

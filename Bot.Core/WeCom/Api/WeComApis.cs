@@ -32,6 +32,10 @@ internal static class WeComApis
     // name is what its quota and outbox items are known by.
     public static readonly WeComApi RobotResponse = new("aibot/response", SafeToRepeat: false);
 
+    // Named for their quotas (FACTS §6.2) before the client calls them: the quota rules and the calls share one name.
+    public static readonly WeComApi Remark = new("externalcontact/remark", SafeToRepeat: true);
+    public static readonly WeComApi KfSyncMsg = new("kf/sync_msg", SafeToRepeat: true);
+
     public static IReadOnlyList<WeComApi> All { get; } =
     [
         GetToken, GetExternalContact, GetCorpTagList, AddCorpTag, MarkTag, SendWelcomeMessage, AddMsgTemplate,
