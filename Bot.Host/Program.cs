@@ -14,13 +14,14 @@ using Bot.Host.Health;
 using Bot.Host.Observability;
 using Bot.Host.WeCom;
 
-// Operator verbs (rules check, rules simulate, lottery verify, healthcheck, sample-callback) run without the web host.
+// Operator verbs (rules, explain, preflight, lottery verify, healthcheck, sample-callback; `--help` lists them) run
+// without the web host, which starts only with no verb or `serve`.
 if (await BotCommands.TryRunAsync(args) is { } exitCode)
 {
     return exitCode;
 }
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(BotCommands.HostArguments(args));
 
 builder.AddStorage();            // SQLite or SQL Server, migrations at start-up
 builder.AddRedis();              // shared state when several instances run
