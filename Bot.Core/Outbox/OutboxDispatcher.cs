@@ -21,6 +21,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly OutboxOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<OutboxDispatcher> _logger;
+    private readonly BotMetrics? _metrics;
     private readonly OutboxAdmission _admission;
     private readonly OutboxOutcomes _outcomes;
     private readonly ConcurrentDictionary<long, Task> _running = new();
@@ -49,8 +50,9 @@ public sealed partial class OutboxDispatcher : BackgroundService
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
         // Both log as the dispatcher: operators know the outbox's messages by that one category.
-        _outcomes = new OutboxOutcomes(store, limiter, _options, time, logger);
+        _outcomes = new OutboxOutcomes(store, limiter, _options, time, logger, metrics);
         _admission = new OutboxAdmission(limiter, catalog, _outcomes, _options, time, logger, metrics, preferences, budget);
     }
 
@@ -103,6 +105,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
             foreach (var unknown in await _store.RecoverExpiredLeasesAsync(now, _options.MaxAttempts, ct))
             {
                 Log.LeaseExpiredOutcomeUnknown(_logger, unknown.Id, unknown.Kind, unknown.Target);
+                _metrics?.OutboxFinal(unknown.Kind, OutboxStore.ToText(OutboxState.Unknown));
             }
         }
         var want = Math.Min(free, _options.ClaimBatchSize);

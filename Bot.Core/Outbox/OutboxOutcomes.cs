@@ -1,3 +1,4 @@
+using Bot.Core.Observability;
 using Bot.Core.Contacts;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Logging;
@@ -8,7 +9,8 @@ namespace Bot.Core.Outbox;
 /// Writes where a claimed item goes next: what a send's outcome means for it (sent, failed, retried, paused, unknown),
 /// and the expiries and releases the dispatcher decides before sending. Every write is fenced on the item's claim.
 /// </summary>
-internal sealed partial class OutboxOutcomes(OutboxStore store, IQuotaLimiter limiter, OutboxOptions options, TimeProvider time, ILogger logger)
+internal sealed partial class OutboxOutcomes(
+    OutboxStore store, IQuotaLimiter limiter, OutboxOptions options, TimeProvider time, ILogger logger, BotMetrics? metrics = null)
 {
     /// <summary>
     /// Records <paramref name="outcome"/>. <paramref name="inDoubt"/> is the call that may have been applied without an
@@ -150,7 +152,10 @@ internal sealed partial class OutboxOutcomes(OutboxStore store, IQuotaLimiter li
         if (!await store.CompleteAsync(item, state, now, attempts, callStartedAt, errcode, error, remoteIds))
         {
             Log.ClaimLost(logger, item.Id, OutboxStore.ToText(state));
+            return;
         }
+        // Counted once, by the claim that wrote the final state (a lost claim's owner counts it, or recovery does).
+        metrics?.OutboxFinal(item.Kind, OutboxStore.ToText(state));
     }
 
     public async Task ReleaseAsync(OutboxItem item, DateTimeOffset at, int attempts, int? errcode, string? error, DateTimeOffset? callStartedAt)

@@ -22,6 +22,7 @@ public static class OutboxServiceCollectionExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ContactBudgetOptions>, ContactBudgetKindsValidator>());
         builder.Services.AddOptionsWithValidateOnStart<OutboxOptions, OutboxOptionsValidator>().BindConfiguration(OutboxOptions.Section);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddBotMetrics();
         builder.Services.TryAddSingleton<OutboxStore>();
         builder.Services.TryAddSingleton<OutboxSignal>();
         builder.Services.TryAddSingleton(sp => new OutboxWriter(
@@ -35,7 +36,7 @@ public static class OutboxServiceCollectionExtensions
             sp.GetRequiredService<IOptions<OutboxOptions>>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<OutboxDispatcher>>(),
-            sp.GetService<BotMetrics>(),
+            sp.GetRequiredService<BotMetrics>(),
             sp.GetRequiredService<ContactPreferenceStore>(),
             sp.GetRequiredService<ContactBudget>()));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OutboxDispatcher>());

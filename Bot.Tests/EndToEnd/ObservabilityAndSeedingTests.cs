@@ -25,6 +25,24 @@ public sealed class ObservabilityAndSeedingTests
     }
 
     [Test]
+    public async Task A_sent_welcome_is_counted_as_a_final_outbox_outcome_on_metrics()
+    {
+        using var app = new BotApp();
+        FakeWeCom.StubAll(app.WeCom);
+        using var client = app.CreateClient();
+        Assert.That((await client.SendAsync(app.SignedPost(BotApp.ContactAdded("wmOutcome1", "CODE-OUTCOME")))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await FakeWeCom.WaitForAsync(app.WeCom, "/cgi-bin/externalcontact/send_welcome_msg");
+
+        // The outcome is counted when the sent state is written, just after WeCom answered.
+        var metrics = await Eventually.UntilAsync(
+            () => client.GetStringAsync("/metrics"),
+            text => text.Contains("bot_outbox_outcomes_total{", StringComparison.Ordinal) && text.Contains("kind=\"welcome\"", StringComparison.Ordinal),
+            text => "no welcome among the outbox outcomes:\n" + string.Join('\n', text.Split('\n').Where(l => l.StartsWith("bot_outbox", StringComparison.Ordinal))));
+
+        Assert.That(metrics, Does.Match(@"bot_outbox_outcomes_total\{[^}]*kind=""welcome""[^}]*state=""sent""[^}]*\} 1|bot_outbox_outcomes_total\{[^}]*state=""sent""[^}]*kind=""welcome""[^}]*\} 1"));
+    }
+
+    [Test]
     public async Task A_seeding_script_on_the_robot_channel_posts_through_the_group_robot_not_as_a_mass_message()
     {
         using var app = new BotApp(editRules: rules =>
