@@ -17,6 +17,7 @@ public sealed class InboxStore
     private readonly string _purgeHandledSql;
     private readonly string _listSinceSql;
     private readonly string _claimSql;
+    private readonly string _listUnhandledMentioningSql;
 
     internal InboxStore(BotDatabase database, InboxSignal signal, TimeProvider time)
     {
@@ -27,6 +28,7 @@ public sealed class InboxStore
         _purgeHandledSql = database.Dialect.Pick(SqlitePurgeHandled, InboxStoreSqlServer.PurgeHandled);
         _listSinceSql = database.Dialect.Pick(SqliteListSince, InboxStoreSqlServer.ListSince);
         _claimSql = database.Dialect.Pick(SqliteClaim, InboxStoreSqlServer.Claim);
+        _listUnhandledMentioningSql = database.Dialect.Pick(SqliteListUnhandledMentioning, InboxStoreSqlServer.ListUnhandledMentioning);
     }
 
     internal const string StatsSql = """
@@ -72,6 +74,27 @@ public sealed class InboxStore
         await using var write = await _database.OpenWriteAsync(ct);
         return await write.Connection.ExecuteAsync(new CommandDefinition(
             _purgeHandledSql, new { Cutoff = cutoff.ToUnixTimeMilliseconds(), Batch = batchSize }, cancellationToken: ct));
+    }
+
+    // A substring search, not LIKE: ids may hold '_', a LIKE wildcard. Only unhandled rows, a few per customer at most.
+    private const string SqliteListUnhandledMentioning = $"""
+        SELECT {RecordColumns} FROM inbox
+        WHERE state IN ('pending', 'parked') AND instr(body, @Needle) > 0
+        ORDER BY id DESC LIMIT @Limit
+        """;
+
+    /// <summary>
+    /// Callbacks not yet handled (pending or parked) whose body names <paramref name="needle"/>, newest first: for
+    /// "explain", a customer whose contact-add is still waiting or was parked has not been sent nothing by accident.
+    /// </summary>
+    public async Task<IReadOnlyList<InboxRecord>> ListUnhandledMentioningAsync(string needle, int limit, CancellationToken ct)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(needle);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var connection = await _database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<RecordRow>(
+            new CommandDefinition(_listUnhandledMentioningSql, new { Needle = needle, Limit = limit }, cancellationToken: ct));
+        return rows.Select(r => r.ToRecord()).ToList();
     }
 
     internal const string ReplaySql = """
@@ -331,6 +354,12 @@ internal static class InboxStoreSqlServer
         """;
 
     public const string ListParked = $"SELECT TOP (@Limit) {InboxStore.RecordColumns} FROM dbo.inbox WHERE state = N'parked' ORDER BY id";
+
+    public const string ListUnhandledMentioning = $"""
+        SELECT TOP (@Limit) {InboxStore.RecordColumns} FROM dbo.inbox
+        WHERE state IN (N'pending', N'parked') AND CHARINDEX(@Needle, body) > 0
+        ORDER BY id DESC
+        """;
 
     public const string ListSince = $"""
         SELECT TOP (@PageSize) {InboxStore.ItemColumns} FROM dbo.inbox
