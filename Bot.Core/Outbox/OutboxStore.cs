@@ -210,13 +210,15 @@ public sealed class OutboxStore(BotDatabase database)
 
     /// <summary>
     /// Settles an item whose outcome was unknown, once reconciliation learnt it from WeCom: sent (with the remote id
-    /// found) or failed (WeCom never applied it). False when it is no longer unknown (another instance settled it).
+    /// found) or failed (WeCom never applied it). False when it is no longer unknown (another instance settled it) or another item
+    /// already records <paramref name="remoteIds"/>: checked in the same statement, so two items never take one task.
     /// </summary>
     internal async Task<bool> SettleUnknownAsync(long id, OutboxState state, string? remoteIds, string note, CancellationToken ct)
     {
         const string sql = """
             UPDATE outbox SET state = @State, remote_ids = COALESCE(@RemoteIds, remote_ids), last_error = @Note
             WHERE id = @Id AND state = 'unknown'
+              AND (@RemoteIds IS NULL OR NOT EXISTS (SELECT 1 FROM outbox other WHERE other.remote_ids = @RemoteIds))
             """;
         return await database.ExecuteCombinedAsync(sql, new { Id = id, State = ToText(state), RemoteIds = remoteIds, Note = Truncate(note) }) == 1;
     }
