@@ -56,6 +56,7 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton(static sp => new BroadcastService(
             sp.GetRequiredService<BotDatabase>(), sp.GetRequiredService<OutboxWriter>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<SeedingStore>();
+        services.TryAddSingleton<MassMessageReconciler>();
         services.TryAddSingleton<MassMessageTracker>();
         services.AddHostedService(static sp => sp.GetRequiredService<MassMessageTracker>());
         return builder;

@@ -208,6 +208,29 @@ public sealed class OutboxStore(BotDatabase database)
         }) == 1;
     }
 
+    /// <summary>
+    /// Settles an item whose outcome was unknown, once reconciliation learnt it from WeCom: sent (with the remote id
+    /// found) or failed (WeCom never applied it). False when it is no longer unknown (another instance settled it) or another item
+    /// already records <paramref name="remoteIds"/>: checked in the same statement, so two items never take one task.
+    /// </summary>
+    internal async Task<bool> SettleUnknownAsync(long id, OutboxState state, string? remoteIds, string note, CancellationToken ct)
+    {
+        const string sql = """
+            UPDATE outbox SET state = @State, remote_ids = COALESCE(@RemoteIds, remote_ids), last_error = @Note
+            WHERE id = @Id AND state = 'unknown'
+              AND (@RemoteIds IS NULL OR NOT EXISTS (SELECT 1 FROM outbox other WHERE other.remote_ids = @RemoteIds))
+            """;
+        return await database.ExecuteCombinedAsync(sql, new { Id = id, State = ToText(state), RemoteIds = remoteIds, Note = Truncate(note) }) == 1;
+    }
+
+    /// <summary>Whether some item already records <paramref name="remoteId"/>, so reconciliation never gives one task to two items.</summary>
+    internal async Task<bool> IsRemoteIdRecordedAsync(string remoteId, CancellationToken ct)
+    {
+        const string sql = "SELECT COUNT(*) FROM outbox WHERE remote_ids = @RemoteId";
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(sql, new { RemoteId = remoteId }, cancellationToken: ct)) > 0;
+    }
+
     /// <summary>When a dispatcher next has work: the earliest due pending item or the earliest lease to expire.</summary>
     internal async Task<DateTimeOffset?> NextWakeAsync(CancellationToken ct)
     {

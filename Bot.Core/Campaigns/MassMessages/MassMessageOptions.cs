@@ -23,6 +23,13 @@ public sealed class MassMessageOptions
     [Range(0, 3)]
     public int MaxReminders { get; set; } = 1;
 
+    /// <summary>
+    /// How long after an add_msg_template call in doubt reconciliation looks for the task WeCom may have created; past
+    /// it, a call with no matching task is recorded as not created and its allowances are given back.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan ReconcileWindow { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Most tasks polled in one pass.</summary>
     [Range(1, 1000)]
     public int BatchSize { get; set; } = 100;

@@ -21,6 +21,7 @@ namespace Bot.Core.Campaigns.MassMessages;
 /// confirmed, so neither the dispatcher nor a pre-flight offers it again in that period. A delivery (status 1) was
 /// already counted when the task was sent.
 /// </para>
+/// <para>Each pass first lets <see cref="MassMessageReconciler"/> settle the items whose call ended in doubt.</para>
 /// </summary>
 public sealed partial class MassMessageTracker(
     MassMessageStore store,
@@ -31,7 +32,8 @@ public sealed partial class MassMessageTracker(
     IOptions<MassMessageOptions> options,
     TimeProvider time,
     ILogger<MassMessageTracker> logger,
-    BotMetrics? metrics = null) : BackgroundService
+    BotMetrics? metrics = null,
+    MassMessageReconciler? reconciler = null) : BackgroundService
 {
     /// <summary>get_groupmsg_task status of a sender who confirmed.</summary>
     private const int SenderSent = 2;
@@ -67,6 +69,11 @@ public sealed partial class MassMessageTracker(
     /// <summary>One pass: picks up newly sent tasks, then polls every pending task that is due.</summary>
     public async Task RunOnceAsync(CancellationToken ct)
     {
+        if (reconciler is not null)
+        {
+            // First, so a task found for an item in doubt is tracked in this same pass.
+            await reconciler.RunOnceAsync(ct);
+        }
         var o = options.Value;
         var now = time.GetUtcNow();
         var added = await store.DiscoverAsync(now, now - o.ConfirmationTimeout, ct);

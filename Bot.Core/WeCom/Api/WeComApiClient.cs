@@ -103,6 +103,16 @@ public sealed class WeComApiClient
         return new GroupMsgSendResultPage(reply.SendList ?? [], NullIfEmpty(reply.NextCursor));
     }
 
+    /// <summary>The mass-message tasks created in a window (FACTS-2 §5.2), one page.</summary>
+    public async Task<GroupMsgListPage> GetGroupMsgListAsync(GroupMsgListQuery query, CancellationToken cancellationToken)
+    {
+        var body = new GroupMsgListBody(query.ChatType, query.StartTime.ToUnixTimeSeconds(), query.EndTime.ToUnixTimeSeconds(),
+            query.Creator, query.FilterType, query.Limit, NullIfEmpty(query.Cursor));
+        var reply = await PostAsync(WeComApis.GetGroupMsgListV2, body, WeComJsonContext.Wire.GroupMsgListBody,
+            WeComJsonContext.Wire.GroupMsgListReply, cancellationToken).ConfigureAwait(false);
+        return new GroupMsgListPage(reply.GroupMsgList ?? [], NullIfEmpty(reply.NextCursor));
+    }
+
     /// <summary>At most 3 reminders per task per 24 h, so this is not repeated after a timeout.</summary>
     public Task RemindGroupMsgSendAsync(string msgId, CancellationToken cancellationToken) =>
         PostAsync(WeComApis.RemindGroupMsgSend, new RemindGroupMsgBody(msgId), WeComJsonContext.Wire.RemindGroupMsgBody,

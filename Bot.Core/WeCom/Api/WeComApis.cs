@@ -22,6 +22,8 @@ internal static class WeComApis
     public static readonly WeComApi AddGroupWelcomeTemplate = new("externalcontact/group_welcome_template/add", SafeToRepeat: false);
     public static readonly WeComApi GetGroupMsgTask = new("externalcontact/get_groupmsg_task", SafeToRepeat: true);
     public static readonly WeComApi GetGroupMsgSendResult = new("externalcontact/get_groupmsg_send_result", SafeToRepeat: true);
+    // A read: reconciliation asks it which tasks a call in doubt created.
+    public static readonly WeComApi GetGroupMsgListV2 = new("externalcontact/get_groupmsg_list_v2", SafeToRepeat: true);
     // At most 3 reminders per msgid per 24 h: a duplicate wastes one.
     public static readonly WeComApi RemindGroupMsgSend = new("externalcontact/remind_groupmsg_send", SafeToRepeat: false);
     public static readonly WeComApi SendAppMessage = new("message/send", SafeToRepeat: false);
@@ -40,6 +42,6 @@ internal static class WeComApis
     [
         GetToken, GetExternalContact, GetCorpTagList, AddCorpTag, MarkTag, SendWelcomeMessage, AddMsgTemplate,
         GetGroupChat, AddGroupWelcomeTemplate, GetGroupMsgTask, GetGroupMsgSendResult, RemindGroupMsgSend,
-        SendAppMessage, GetUser, RobotWebhook,
+        SendAppMessage, GetUser, RobotWebhook, GetGroupMsgListV2,
     ];
 }

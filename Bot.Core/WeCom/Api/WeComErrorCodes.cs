@@ -40,6 +40,8 @@ public static class WeComErrorCodes
     public const int InvalidExternalUserId = 40096;
     /// <summary>access_token missing from the request.</summary>
     public const int MissingAccessToken = 41001;
+    /// <summary>add_corp_tag: a tag of that name already exists in the group (标签名已存在); re-read the tag list for its id.</summary>
+    public const int TagNameExists = 40071;
     /// <summary>The customer has started chatting: the welcome was already delivered, never retry.</summary>
     public const int CustomerAlreadyChatting = 41051;
     /// <summary>Another app is sending the welcome; may be retried while the 20 s welcome window lasts.</summary>

@@ -130,6 +130,8 @@ internal sealed record RemindGroupMsgBody([property: JsonPropertyName("msgid")] 
 [JsonSerializable(typeof(GroupMsgSendResultBody))]
 [JsonSerializable(typeof(GroupMsgSendResultReply))]
 [JsonSerializable(typeof(RemindGroupMsgBody))]
+[JsonSerializable(typeof(GroupMsgListBody))]
+[JsonSerializable(typeof(GroupMsgListReply))]
 internal sealed partial class WeComJsonContext : JsonSerializerContext
 {
     public static WeComJsonContext Wire { get; } = new(new JsonSerializerOptions
