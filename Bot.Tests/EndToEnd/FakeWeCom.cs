@@ -130,6 +130,31 @@ internal static class FakeWeCom
             }));
     }
 
+    /// <summary>
+    /// groupchat/get for any chat id: its owner from <paramref name="owners"/>, else <see cref="DefaultGroupOwner"/>
+    /// (FACTS 5.7). The bot reads a group's owner before a group mass-message task, which goes only to the owner.
+    /// </summary>
+    public static void StubGroupOwners(WireMockServer server, IReadOnlyDictionary<string, string>? owners = null, int priority = 40)
+    {
+        server.Given(Request.Create().WithPath("/cgi-bin/externalcontact/groupchat/get").UsingPost()).AtPriority(priority)
+            .RespondWith(Response.Create().WithCallback(request =>
+            {
+                var chat = JsonDocument.Parse(request.Body!).RootElement.GetProperty("chat_id").GetString() ?? "";
+                var owner = owners?.GetValueOrDefault(chat) ?? DefaultGroupOwner;
+                return Answer(new
+                {
+                    errcode = 0,
+                    errmsg = "ok",
+                    group_chat = new
+                    {
+                        chat_id = chat, name = "群 " + chat, owner, create_time = 1_700_000_000,
+                        member_list = new object[] { new { userid = owner, type = 1, join_time = 1, join_scene = 1 } },
+                        admin_list = Array.Empty<object>(),
+                    },
+                });
+            }));
+    }
+
     private static IEnumerable<string> Strings(JsonElement body, string name) =>
         body.TryGetProperty(name, out var list) && list.ValueKind == JsonValueKind.Array
             ? list.EnumerateArray().Select(e => e.GetString() ?? "").ToList()
