@@ -76,6 +76,33 @@ public sealed class MassMessageFailListTests
         });
     }
 
+    // A regression guard, not a defect test: without a sender the rule already fell back to the owner; the defect was a
+    // rule naming another sender, which rules check now refuses (GroupTaskSenderRuleTests).
+    [Test]
+    public async Task A_group_welcome_by_mass_message_is_a_task_of_the_groups_owner()
+    {
+        using var app = new BotApp(editRules: rules =>
+        {
+            var file = Path.Combine(rules, "community.yaml");
+            File.WriteAllText(file, File.ReadAllText(file).Replace("    batch: 60s", "    channel: mass_message", StringComparison.Ordinal));
+        });
+        FakeWeCom.StubAll(app.WeCom);
+        using var client = app.CreateClient();
+        var joined = $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[wrVipJingan]]></ChatId><ChangeType><![CDATA[update]]></ChangeType><UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>wmJOINER0001</Item></MemChangeList></xml>";
+
+        Assert.That((await client.SendAsync(app.SignedPost(joined))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        var call = (await FakeWeCom.WaitForAsync(app.WeCom, "externalcontact/add_msg_template", timeout: Timeout)).Single();
+        var body = FakeWeCom.Json(call);
+        Assert.Multiple(() =>
+        {
+            Assert.That(body.GetProperty("chat_type").GetString(), Is.EqualTo("group"));
+            Assert.That(body.GetProperty("sender").GetString(), Is.EqualTo(FakeWeCom.DefaultGroupOwner), "groupchat/get names the owner");
+        });
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'group_welcome' AND state = 'sent'", n => n == 1, Timeout);
+    }
+
     internal static async Task<long> BroadcastAsync(BotApp app, BroadcastTargetKind kind, string? sender, params string[] targets)
     {
         using var admin = app.CreateAdminClient();
