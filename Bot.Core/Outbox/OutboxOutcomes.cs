@@ -29,7 +29,7 @@ internal sealed partial class OutboxOutcomes(
         switch (outcome)
         {
             case OutboxSendOutcome.Sent sent:
-                await CompleteAsync(item, OutboxState.Sent, now, attempts, inDoubt, remoteIds: sent.RemoteIds);
+                await CompleteAsync(item, OutboxState.Sent, now, attempts, inDoubt, error: sent.RefusedReason, remoteIds: sent.RemoteIds);
                 break;
             case OutboxSendOutcome.Failed failed:
                 Log.SendFailed(logger, item.Id, item.Kind, failed.Errcode);

@@ -29,7 +29,14 @@ public abstract record OutboxSendOutcome
     public bool NotApplied { get; init; }
 
     /// <summary>WeCom applied it; <paramref name="RemoteIds"/> holds what it returned (msgid, template_id…).</summary>
-    public sealed record Sent(string? RemoteIds) : OutboxSendOutcome;
+    public sealed record Sent(string? RemoteIds) : OutboxSendOutcome
+    {
+        /// <summary>Targets WeCom listed in add_msg_template's fail_list while taking the rest: they receive nothing.</summary>
+        public IReadOnlyList<string> Refused { get; init; } = [];
+
+        /// <summary>Why <see cref="Refused"/> were refused, as recorded with the item; null when none were.</summary>
+        public string? RefusedReason { get; init; }
+    }
 
     /// <summary>WeCom refused it for good (41051, 40096, 84061…).</summary>
     public sealed record Failed(int Errcode, string Message) : OutboxSendOutcome;

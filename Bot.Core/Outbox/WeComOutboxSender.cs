@@ -32,8 +32,7 @@ public sealed partial class WeComOutboxSender(
         try
         {
             action = Read(item);
-            var remote = await CallAsync(action, ct);
-            return new OutboxSendOutcome.Sent(remote);
+            return await CallAsync(action, ct);
         }
         catch (WeComOutcomeUnknownException ex)
         {
@@ -86,28 +85,57 @@ public sealed partial class WeComOutboxSender(
         };
     }
 
-    private async Task<string?> CallAsync(OutboundAction action, CancellationToken ct)
+    private async Task<OutboxSendOutcome> CallAsync(OutboundAction action, CancellationToken ct)
     {
         switch (action)
         {
             case WelcomeMessage welcome:
                 await api.SendWelcomeMessageAsync(welcome.Request, ct);
                 metrics.WelcomeAnswered(SinceCallback(welcome), "sent", welcome.State, welcome.Guide);
-                return null;
+                return new OutboxSendOutcome.Sent(null);
             case TagChange tags:
-                return await MarkTagsAsync(tags, ct);
+                return new OutboxSendOutcome.Sent(await MarkTagsAsync(tags, ct));
             case ReplyMessage reply:
-                return await ReplyAsync(reply, ct);
+                return new OutboxSendOutcome.Sent(await ReplyAsync(reply, ct));
             case GroupPost post:
                 return await PostToGroupAsync(post, ct);
             case BroadcastMessage broadcast:
-                return (await api.AddMsgTemplateAsync(broadcast.Request(), ct)).MsgId;
+                var request = broadcast.Request();
+                if (broadcast.ToGroup)
+                {
+                    // A group task reaches only the group's owner, whoever the operator named (FACTS-2 5.1).
+                    request = request with { Sender = (await directory.GetGroupAsync(broadcast.Recipient, ct)).Owner };
+                }
+                return MassMessageOutcome(await api.AddMsgTemplateAsync(request, ct), [.. request.ExternalUserIds ?? [], .. request.ChatIds ?? []]);
             case GroupWelcomeTemplateUpload upload:
-                return await api.AddGroupWelcomeTemplateAsync(upload.Template, ct);
+                return new OutboxSendOutcome.Sent(await api.AddGroupWelcomeTemplateAsync(upload.Template, ct));
             default:
                 throw new WeComApiException(action.Kind.Name, WeComErrorCodes.InvalidParameter, $"no sender for {action.GetType().Name}");
         }
     }
+
+    /// <summary>
+    /// add_msg_template answers errcode 0 even when it refuses targets: they are listed in fail_list ("无效或无法发送的
+    /// external_userid 或 chatid", FACTS 5.6, FACTS-2 5.1). A task whose every target was refused reached nobody, so it
+    /// is failed with WeCom's list and gives back what it reserved (nothing was delivered, so counting it would hold
+    /// the recipients for a period having received nothing); a task with some targets left is sent and names the
+    /// refused ones, so the outcome says exactly which targets WeCom took.
+    /// </summary>
+    internal static OutboxSendOutcome MassMessageOutcome(AddMsgTemplateResult result, IReadOnlyList<string> targets)
+    {
+        var refused = targets.Where(t => result.FailList.Contains(t, StringComparer.Ordinal)).ToList();
+        if (refused.Count == 0)
+        {
+            return new OutboxSendOutcome.Sent(result.MsgId);
+        }
+        var reason = $"{WeComApis.AddMsgTemplate.Name}: {FailListReason}: {string.Join(',', refused)}";
+        return refused.Count == targets.Count
+            ? new OutboxSendOutcome.Failed(WeComErrorCodes.Ok, reason) { NotApplied = true }
+            : new OutboxSendOutcome.Sent(result.MsgId) { Refused = refused, RefusedReason = reason };
+    }
+
+    /// <summary>WeCom's own wording for the targets of fail_list, recorded with each refused target.</summary>
+    public const string FailListReason = "fail_list (无效或无法发送的 external_userid 或 chatid)";
 
     /// <summary>
     /// One mark_tag per customer and item, with only the tags the customer lacks: re-tagging is a no-op and costs
@@ -143,7 +171,7 @@ public sealed partial class WeComOutboxSender(
         return result.MsgId;
     }
 
-    private async Task<string?> PostToGroupAsync(GroupPost payload, CancellationToken ct)
+    private async Task<OutboxSendOutcome> PostToGroupAsync(GroupPost payload, CancellationToken ct)
     {
         var text = payload.Text;
         if (payload.BatchKey is { } batchKey)
@@ -152,7 +180,7 @@ public sealed partial class WeComOutboxSender(
             if (members.Count == 0)
             {
                 // A batch always starts with a joiner, so every one of them opted out: a greeting naming nobody is not sent.
-                return "no-op: every joiner opted out";
+                return new OutboxSendOutcome.Sent("no-op: every joiner opted out");
             }
             text = text.Replace(GroupPostPayload.MembersPlaceholder, await MemberNamesAsync(members, ct), StringComparison.Ordinal);
         }
@@ -163,17 +191,29 @@ public sealed partial class WeComOutboxSender(
             var key = payload.RobotKey
                 ?? throw new WeComApiException(WeComApis.RobotWebhook.Name, WeComErrorCodes.InvalidParameter, "the rule's channel is robot but it has no robot_key");
             await api.SendRobotWebhookAsync(key, RobotWebhookMessage.ForText(text), ct);
-            return null;
+            return new OutboxSendOutcome.Sent(null);
         }
         var task = await api.AddMsgTemplateAsync(new AddMsgTemplateRequest
         {
             ChatType = ChatTypes.Group,
-            Sender = payload.Sender,
+            Sender = await GroupTaskSenderAsync(payload, ct),
             ChatIds = [payload.ChatId],
             Text = new MessageText(text),
         }, ct);
-        return task.MsgId;
+        return MassMessageOutcome(task, [payload.ChatId]);
     }
+
+    /// <summary>
+    /// WeCom gives a chat_type group task to its sender as the group's owner ("收到任务的群主", FACTS-2 5.1), so a
+    /// group welcome or lottery announcement goes as the group's owner, read from groupchat/get (cached, forgotten when
+    /// the group changes, so a change_owner is followed). A seeding post keeps the account its script names: trumpet
+    /// posts get their own channel later, and meanwhile one by a non-owner is refused in fail_list and recorded failed
+    /// with WeCom's reason rather than sent as someone else.
+    /// </summary>
+    private async Task<string?> GroupTaskSenderAsync(GroupPost payload, CancellationToken ct) =>
+        payload.Purpose == GroupPostPurpose.SeedingPost
+            ? payload.Sender
+            : (await directory.GetGroupAsync(payload.ChatId, ct)).Owner;
 
     private async Task<string> MemberNamesAsync(IReadOnlyList<string> members, CancellationToken ct)
     {

@@ -1,3 +1,4 @@
+using Bot.Tests.EndToEnd;
 using Bot.Core.Handling;
 using System.Globalization;
 using System.Net;
@@ -65,6 +66,8 @@ public sealed class AdminEndpointTests
         using var app = new BotApp();
         app.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgBROADCAST", fail_list = Array.Empty<string>() }));
+        // The bot reads each group's owner (groupchat/get) before its task: WeCom gives it only to the owner.
+        FakeWeCom.StubGroupOwners(app.WeCom);
         using var client = app.CreateAdminClient();
 
         var created = await client.PostAsJsonAsync("/admin/broadcasts", new

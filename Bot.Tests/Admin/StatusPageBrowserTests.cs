@@ -1,3 +1,4 @@
+using Bot.Tests.EndToEnd;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -26,6 +27,8 @@ public sealed partial class StatusPageBrowserTests
         using var app = new BotApp(editRules: AdminEndpointTests.OpenWeekendCoffeeNow);
         app.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgSTATUS", fail_list = Array.Empty<string>() }));
+        // The bot reads each group's owner (groupchat/get) before its task: WeCom gives it only to the owner.
+        FakeWeCom.StubGroupOwners(app.WeCom);
         app.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
         app.StartServer();
         var baseUrl = ListeningAddress(app);

@@ -1,3 +1,4 @@
+using Bot.Tests.EndToEnd;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.RegularExpressions;
@@ -21,6 +22,8 @@ public sealed class StatusPageTests
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
         app.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgQUOTA", fail_list = Array.Empty<string>() }));
+        // The bot reads each group's owner (groupchat/get) before its task: WeCom gives it only to the owner.
+        FakeWeCom.StubGroupOwners(app.WeCom);
         using var client = app.CreateAdminClient();
 
         Assert.That((await client.SendAsync(app.SignedPost(BotApp.ContactAdded("wmWelcome01", "CODE-WELCOME")))).StatusCode, Is.EqualTo(HttpStatusCode.OK));

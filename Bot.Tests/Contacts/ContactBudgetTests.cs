@@ -1,3 +1,4 @@
+using Bot.Tests.EndToEnd;
 using System.Net;
 using System.Net.Http.Json;
 using Bot.Core.Contacts;
@@ -238,9 +239,13 @@ public sealed class ContactBudgetTests
         return extra;
     }
 
-    private static void GivenAddMsgTemplate(BotApp app) =>
+    private static void GivenAddMsgTemplate(BotApp app)
+    {
         app.WeCom.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgBUDGET", fail_list = Array.Empty<string>() }));
+        // The bot reads each group's owner (groupchat/get) before its task: WeCom gives it only to the owner.
+        FakeWeCom.StubGroupOwners(app.WeCom);
+    }
 
     private static List<string> Bodies(BotApp app) => app.WeCom.LogEntries
         .Where(e => e.RequestMessage?.Path == "/cgi-bin/externalcontact/add_msg_template")

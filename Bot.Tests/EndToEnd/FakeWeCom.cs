@@ -79,11 +79,98 @@ internal static class FakeWeCom
             }));
         server.Given(Request.Create().WithPath("/cgi-bin/webhook/send").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
-        server.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
-            .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgTEST", fail_list = Array.Empty<string>() }));
+        StubMassMessageTasks(server);
         server.Given(Request.Create().WithPath("/response/*").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
     }
+
+    /// <summary>External user ids WeCom does not know (or cannot send to): add_msg_template lists them in fail_list.</summary>
+    public const string UnknownCustomerPrefix = "wmUnknown";
+
+    /// <summary>The owner groupchat/get reports for a chat not given in <see cref="StubMassMessageTasks"/>'s owners.</summary>
+    public const string DefaultGroupOwner = "guide01";
+
+    /// <summary>
+    /// add_msg_template as WeCom answers it: errcode 0 with a msgid, and in fail_list every target it refused, the
+    /// external ids it does not know (<see cref="UnknownCustomerPrefix"/>) and the chat ids the sender does not own
+    /// ("收到任务的群主", FACTS-2 5.1; owners from <paramref name="owners"/>, else <see cref="DefaultGroupOwner"/>, as the
+    /// groupchat/get stub says). A group task without a sender is refused: sender is required for chat_type group
+    /// (FACTS 5.6); the docs name no code for it, so the stub answers 40003 (invalid userid). Tests that need another
+    /// answer map the path at a lower priority number.
+    /// </summary>
+    public static void StubMassMessageTasks(WireMockServer server, IReadOnlyDictionary<string, string>? owners = null, int priority = 50)
+    {
+        var sequence = 0;
+        server.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost()).AtPriority(priority)
+            .RespondWith(Response.Create().WithCallback(request =>
+            {
+                var body = JsonDocument.Parse(request.Body!).RootElement;
+                var group = body.TryGetProperty("chat_type", out var type) && type.GetString() == "group";
+                var sender = body.TryGetProperty("sender", out var s) ? s.GetString() : null;
+                var failed = new List<string>();
+                if (group)
+                {
+                    if (string.IsNullOrEmpty(sender))
+                    {
+                        return Answer(new { errcode = 40003, errmsg = "invalid userid: sender is required for chat_type group" });
+                    }
+                    foreach (var chat in Strings(body, "chat_id_list"))
+                    {
+                        if ((owners?.GetValueOrDefault(chat) ?? DefaultGroupOwner) != sender)
+                        {
+                            failed.Add(chat);
+                        }
+                    }
+                }
+                else
+                {
+                    failed.AddRange(Strings(body, "external_userid").Where(id => id.StartsWith(UnknownCustomerPrefix, StringComparison.Ordinal)));
+                }
+                return Answer(new { errcode = 0, errmsg = "ok", msgid = $"msgTEST{Interlocked.Increment(ref sequence)}", fail_list = failed });
+            }));
+    }
+
+    /// <summary>
+    /// groupchat/get for any chat id: its owner from <paramref name="owners"/>, else <see cref="DefaultGroupOwner"/>
+    /// (FACTS 5.7). The bot reads a group's owner before a group mass-message task, which goes only to the owner.
+    /// </summary>
+    public static void StubGroupOwners(WireMockServer server, IReadOnlyDictionary<string, string>? owners = null, int priority = 40)
+    {
+        server.Given(Request.Create().WithPath("/cgi-bin/externalcontact/groupchat/get").UsingPost()).AtPriority(priority)
+            .RespondWith(Response.Create().WithCallback(request =>
+            {
+                var chat = JsonDocument.Parse(request.Body!).RootElement.GetProperty("chat_id").GetString() ?? "";
+                var owner = owners?.GetValueOrDefault(chat) ?? DefaultGroupOwner;
+                return Answer(new
+                {
+                    errcode = 0,
+                    errmsg = "ok",
+                    group_chat = new
+                    {
+                        chat_id = chat, name = "群 " + chat, owner, create_time = 1_700_000_000,
+                        member_list = new object[] { new { userid = owner, type = 1, join_time = 1, join_scene = 1 } },
+                        admin_list = Array.Empty<object>(),
+                    },
+                });
+            }));
+    }
+
+    private static IEnumerable<string> Strings(JsonElement body, string name) =>
+        body.TryGetProperty(name, out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray().Select(e => e.GetString() ?? "").ToList()
+            : [];
+
+    private static WireMock.ResponseMessage Answer(object json) => new()
+    {
+        StatusCode = 200,
+        Headers = new Dictionary<string, WireMock.Types.WireMockList<string>> { ["Content-Type"] = new("application/json") },
+        BodyData = new WireMock.Util.BodyData
+        {
+            BodyAsString = JsonSerializer.Serialize(json),
+            DetectedBodyType = WireMock.Types.BodyType.String,
+            Encoding = System.Text.Encoding.UTF8,
+        },
+    };
 
     private static object Contact(string id, string name, string[] tags) => new
     {

@@ -201,6 +201,8 @@ public sealed class QuotaPreflightTests
     {
         app.WeCom.Given(Request.Create().WithPath(AddMsgTemplatePath).UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgEARLIER", fail_list = Array.Empty<string>() }));
+        // The bot reads each group's owner (groupchat/get) before its task: WeCom gives it only to the owner.
+        FakeWeCom.StubGroupOwners(app.WeCom);
         var created = await client.PostAsJsonAsync("/admin/broadcasts", new
         {
             name = "earlier-today", text = "早安", targetKind = 0, sender, targets = new[] { chatId },

@@ -324,8 +324,8 @@ public sealed class RuleLoadErrorTests
         2048, "5:13: text is 2,049 bytes (UTF-8, not counting {{variables}}); a group robot post (webhook/send) takes at most 2,048")]
     [TestCase("group_welcome:\n  - name: g\n    channel: welcome_template\n    message:\n      text: \"TEXT\"\n",
         3000, "5:13: text is 3,001 bytes (UTF-8, not counting {{variables}}); group_welcome_template/add takes at most 3,000")]
-    [TestCase("group_welcome:\n  - name: g\n    channel: mass_message\n    sender: u1\n    message:\n      text: \"TEXT\"\n",
-        4000, "6:13: text is 4,001 bytes (UTF-8, not counting {{variables}}); add_msg_template takes at most 4,000")]
+    [TestCase("group_welcome:\n  - name: g\n    channel: mass_message\n    message:\n      text: \"TEXT\"\n",
+        4000, "5:13: text is 4,001 bytes (UTF-8, not counting {{variables}}); add_msg_template takes at most 4,000")]
     [TestCase("replies:\n  - name: r\n    when: { keywords: [k] }\n    message:\n      text: \"TEXT\"\n",
         4096, "5:13: text is 4,097 bytes (UTF-8, not counting {{variables}}); a reply may have at most 4,096 (Rules:MaxReplyTextBytes)")]
     [TestCase("lotteries:\n  - name: l\n    groups: [\"*\"]\n    keyword: k\n    opens: \"2026-11-28T10:00:00+08:00\"\n    draws: \"2026-11-28T20:00:00+08:00\"\n"

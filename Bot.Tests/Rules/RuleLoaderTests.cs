@@ -65,6 +65,7 @@ public sealed class RuleLoaderTests
         Assert.That(result.Warnings.Select(w => w.ToString()), Is.EquivalentTo(new[]
         {
             $"{campaigns}:3:5: warning: channel robot without robot_key: the group robot's webhook key is needed to post",
+            $"{campaigns}:18:5: warning: channel mass_message: WeCom gives a group task only to the group's owner, so a post 'by' an account that does not own the group is refused (fail_list) and recorded failed",
             $"{campaigns}:24:7: warning: channel mass_message: under a 1-per-day receiving cap these 2 posts spread over 2 days, and each waits for its sender to confirm it",
             $"{community}:3:5: warning: channel robot without robot_key: the group robot's webhook key is needed to post",
         }));

@@ -61,9 +61,10 @@ internal sealed class ChannelAdvice(RuleReport report)
                 }
                 break;
             case GroupChannel.MassMessage:
-                report.Warn(c.At, c.Sender is null
-                    ? "channel mass_message needs a sender: a group welcome by mass message is sent as a member (set sender to a WeCom userid), who must confirm it in the WeCom client"
-                    : $"channel mass_message: each welcome waits until {c.Sender} confirms it in the WeCom client, and counts against the group's receiving cap (as low as 1 per day)");
+                if (!RefuseSender(c, "a group welcome"))
+                {
+                    report.Warn(c.At, "channel mass_message: each welcome waits until the group's owner confirms it in the WeCom client, and counts against the group's receiving cap (as low as 1 per day)");
+                }
                 break;
         }
     }
@@ -71,10 +72,26 @@ internal sealed class ChannelAdvice(RuleReport report)
     public void Lottery(PostChannel c)
     {
         Robot(c, null, null);
-        if (c.Channel == GroupChannel.MassMessage && c.Sender is null)
+        if (c.Channel == GroupChannel.MassMessage && !RefuseSender(c, "the announcement"))
         {
-            report.Warn(c.At, "channel mass_message needs a sender: the announcement is sent as a member (set sender to a WeCom userid), who must confirm it in the WeCom client");
+            report.Warn(c.At, "channel mass_message: the announcement is sent as each group's owner, who must confirm it in the WeCom client");
         }
+    }
+
+    /// <summary>
+    /// WeCom gives a chat_type group task to its sender as the group's owner ("收到任务的群主", FACTS-2 5.1) and refuses
+    /// it (fail_list) for groups the sender does not own, so a group post by mass message always goes as each group's
+    /// owner. A sender in the rule could only be silently replaced or refused per group, so it is an error: true when
+    /// the rule named one.
+    /// </summary>
+    private bool RefuseSender(PostChannel c, string what)
+    {
+        if (c.Sender is null)
+        {
+            return false;
+        }
+        report.Error(c.At, $"channel mass_message: {what} is sent as each group's owner (WeCom gives a group task only to the group's owner), so sender '{c.Sender}' cannot be used; remove sender");
+        return true;
     }
 
     public void Seeding(PostChannel c, int posts, YamlNode postsNode)
@@ -84,7 +101,12 @@ internal sealed class ChannelAdvice(RuleReport report)
         {
             report.Warn(c.At, "channel robot: posts show as the group robot, not as the accounts named in 'by'");
         }
-        else if (posts > 1)
+        else
+        {
+            // Not refused: trumpet posts get their own channel in a later issue. Said here so it is not a surprise.
+            report.Warn(c.At, "channel mass_message: WeCom gives a group task only to the group's owner, so a post 'by' an account that does not own the group is refused (fail_list) and recorded failed");
+        }
+        if (c.Channel == GroupChannel.MassMessage && posts > 1)
         {
             // README "What WeCom allows": the receiving cap may be 1 mass message per group per day.
             report.Warn(postsNode, $"channel mass_message: under a 1-per-day receiving cap these {posts} posts spread over {posts} days, and each waits for its sender to confirm it");
