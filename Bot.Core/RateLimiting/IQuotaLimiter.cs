@@ -18,7 +18,10 @@ public sealed record QuotaLimit(QuotaKey Key, int Limit, TimeSpan Window)
 {
     public QuotaCalendar Calendar { get; init; }
 
-    /// <summary>Whether this counter is the tenant's mass-message receiving rule (a rule with <c>Window: ReceivingRule</c>).</summary>
+    /// <summary>
+    /// Whether this counter follows the tenant's mass-message receiving rule (a rule with <c>Window: ReceivingRule</c>):
+    /// a recipient's receiving cap, or a sender's cap per recipient, which the same 群发 setting relaxes (doc 96997).
+    /// </summary>
     public bool IsReceivingRule { get; init; }
 
     /// <summary>At most <paramref name="limit"/> per calendar <paramref name="period"/> in the configured time zone.</summary>
