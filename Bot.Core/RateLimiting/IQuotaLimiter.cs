@@ -101,6 +101,15 @@ public interface IQuotaLimiter
     ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Records that WeCom refused a call on <paramref name="key"/> with its frequency error (45009) and answers how many
+    /// distinct refusals the key has had, this one included. A refusal is distinct only when its call was admitted at or
+    /// after <paramref name="pause"/> past the previous distinct one (that refusal's pause had ended): calls already in
+    /// flight when WeCom first refused only repeat it. The record is forgotten <paramref name="window"/> after that
+    /// pause ends. Answers 0 when the shared limiter cannot be reached. See <see cref="FrequencyPenalty"/>.
+    /// </summary>
+    ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Reads each counter, in the order given, without taking anything (for pre-flight reports); null when the shared
     /// limiter cannot be reached.
     /// </summary>
