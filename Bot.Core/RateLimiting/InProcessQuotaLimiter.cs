@@ -13,7 +13,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
 {
     private static readonly TimeSpan SweepPeriod = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<QuotaKey, Counter> _counters = new();
-    private readonly ConcurrentDictionary<QuotaKey, Refusals> _refusals = new();
+    private readonly InProcessRefusals _refusals = new();
     private readonly TimeProvider _time;
     private readonly QuotaCalendarClock _clock;
     private readonly ITimer _sweeper;
@@ -66,23 +66,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
     public ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var now = Now();
-        var refusal = _refusals.GetOrAdd(key, static _ => new Refusals());
-        lock (refusal)
-        {
-            if (refusal.Count > 0 && now >= refusal.ForgetAtMs)
-            {
-                refusal.Count = 0;
-            }
-            if (refusal.Count > 0 && admittedAt.ToUnixTimeMilliseconds() < refusal.PauseEndMs)
-            {
-                return ValueTask.FromResult(refusal.Count);
-            }
-            refusal.Count++;
-            refusal.PauseEndMs = now + (long)Math.Ceiling(pause.TotalMilliseconds);
-            refusal.ForgetAtMs = refusal.PauseEndMs + (long)Math.Ceiling(window.TotalMilliseconds);
-            return ValueTask.FromResult(refusal.Count);
-        }
+        return ValueTask.FromResult(_refusals.Record(key, Now(), admittedAt.ToUnixTimeMilliseconds(), pause, window));
     }
 
     public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken)
@@ -261,17 +245,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
     private void Sweep()
     {
         var now = Now();
-        foreach (var pair in _refusals)
-        {
-            lock (pair.Value)
-            {
-                // Removed only when forgotten: a refusal racing the removal can then only lose a record that says nothing.
-                if (now >= pair.Value.ForgetAtMs)
-                {
-                    _refusals.TryRemove(pair);
-                }
-            }
-        }
+        _refusals.Sweep(now);
         foreach (var pair in _counters)
         {
             var counter = pair.Value;
@@ -286,14 +260,6 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
             }
             _counters.TryRemove(pair);
         }
-    }
-
-    /// <summary>A key's distinct 45009 refusals (see <see cref="IQuotaLimiter.RecordRefusalAsync"/>). Guarded by its own monitor.</summary>
-    private sealed class Refusals
-    {
-        public int Count;
-        public long PauseEndMs;
-        public long ForgetAtMs;
     }
 
     /// <summary>One key's state. Guarded by its own monitor.</summary>
