@@ -1,6 +1,7 @@
 using Bot.Core.Observability;
 using Bot.Core.Contacts;
 using Bot.Core.RateLimiting;
+using Bot.Core.WeCom.Api;
 using Microsoft.Extensions.Logging;
 
 namespace Bot.Core.Outbox;
@@ -12,6 +13,8 @@ namespace Bot.Core.Outbox;
 internal sealed partial class OutboxOutcomes(
     OutboxStore store, IQuotaLimiter limiter, OutboxOptions options, TimeProvider time, ILogger logger, BotMetrics? metrics = null)
 {
+    private readonly FrequencyPenalty _penalty = new(limiter);
+
     /// <summary>
     /// Records <paramref name="outcome"/>. <paramref name="inDoubt"/> is the call that may have been applied without an
     /// answer (this one, or an earlier attempt's), if any: it turns an expiry or a give-up into unknown.
@@ -55,8 +58,8 @@ internal sealed partial class OutboxOutcomes(
                 }
                 break;
             case OutboxSendOutcome.RateLimited limited:
-                await PauseAsync(item, limits, limited);
-                var resumeAt = now + limited.Pause;
+                var pause = await PauseAsync(item, limits, takenAt ?? now, limited);
+                var resumeAt = now + pause;
                 if (IsPast(item.Deadline, resumeAt))
                 {
                     await ExpireAsync(item, now, $"rate limited ({limited.Errcode}) past the deadline", inDoubt, attempts, limited.Errcode);
@@ -101,22 +104,54 @@ internal sealed partial class OutboxOutcomes(
         }
     }
 
-    private async Task PauseAsync(OutboxItem item, IReadOnlyList<QuotaLimit> limits, OutboxSendOutcome.RateLimited limited)
+    /// <summary>Pauses what WeCom's refusal is about and answers for how long the item waits.</summary>
+    private async Task<TimeSpan> PauseAsync(
+        OutboxItem item, IReadOnlyList<QuotaLimit> limits, DateTimeOffset admittedAt, OutboxSendOutcome.RateLimited limited)
     {
         // WeCom's refusal is about its quotas, never about our own contact budget, so that is not paused.
         IEnumerable<QuotaKey> keys = limited.Key is { } key ? [key] : limits.Select(l => l.Key).Where(k => !ContactBudget.IsBudgetRule(k.Rule));
+        var duration = limited.Pause;
+        if (limited.Key is null && limited.Errcode == WeComErrorCodes.FrequencyLimited)
+        {
+            // 45009 blocks the API for the window of the limit that was hit (a minute or an hour): pause that counter
+            // for that window, not every counter of the item for a fixed minute (FrequencyPenalty says how it is told).
+            var decided = await DecideAsync(limits, admittedAt);
+            if (decided is { } d)
+            {
+                (keys, duration) = (d.Keys, d.Pause);
+                if (d.HourLimit)
+                {
+                    Log.HourLimitHit(logger, item.Id, item.Kind, d.Pause);
+                }
+            }
+        }
         foreach (var k in keys)
         {
             try
             {
-                await limiter.PauseAsync(k, limited.Pause, CancellationToken.None);
-                Log.QuotaPaused(logger, k.ToString(), limited.Pause, limited.Errcode, item.Id);
+                await limiter.PauseAsync(k, duration, CancellationToken.None);
+                Log.QuotaPaused(logger, k.ToString(), duration, limited.Errcode, item.Id);
             }
             catch (Exception ex)
             {
                 // The item is still rescheduled past the pause; other instances may hit WeCom's limit once more.
                 Log.PauseFailed(logger, ex, k.ToString());
             }
+        }
+        return duration;
+    }
+
+    private async Task<(IReadOnlyList<QuotaKey> Keys, TimeSpan Pause, bool HourLimit)?> DecideAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset admittedAt)
+    {
+        try
+        {
+            return await _penalty.DecideAsync(limits, admittedAt, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            // Without the record the fixed minute pause of every counter still holds the item back.
+            Log.PenaltyFailed(logger, ex, item: admittedAt);
+            return null;
         }
     }
 
@@ -189,6 +224,12 @@ internal sealed partial class OutboxOutcomes(
 
         [LoggerMessage(12, LogLevel.Warning, "Outbox item {Id}: claim lost before recording '{State}' (its lease expired and another dispatcher took it)")]
         public static partial void ClaimLost(ILogger logger, long id, string state);
+
+        [LoggerMessage(30, LogLevel.Warning, "Outbox item {Id} ({Kind}): WeCom's hour limit was hit (45009 again after the minute block, or our own hour counter nearly full); the API is paused for {Pause}")]
+        public static partial void HourLimitHit(ILogger logger, long id, string kind, TimeSpan pause);
+
+        [LoggerMessage(31, LogLevel.Error, "Could not tell the window of a 45009 refusal of a call admitted at {Item}; pausing every counter of the item")]
+        public static partial void PenaltyFailed(ILogger logger, Exception exception, DateTimeOffset item);
 
         [LoggerMessage(17, LogLevel.Information, "Outbox item {Id} ({Kind}) was not applied by WeCom; {Count} allowances it reserved are given back")]
         public static partial void AllowancesRefunded(ILogger logger, long id, string kind, int count);

@@ -18,7 +18,10 @@ public sealed record QuotaLimit(QuotaKey Key, int Limit, TimeSpan Window)
 {
     public QuotaCalendar Calendar { get; init; }
 
-    /// <summary>Whether this counter is the tenant's mass-message receiving rule (a rule with <c>Window: ReceivingRule</c>).</summary>
+    /// <summary>
+    /// Whether this counter follows the tenant's mass-message receiving rule (a rule with <c>Window: ReceivingRule</c>):
+    /// a recipient's receiving cap, or a sender's cap per recipient, which the same 群发 setting relaxes (doc 96997).
+    /// </summary>
     public bool IsReceivingRule { get; init; }
 
     /// <summary>At most <paramref name="limit"/> per calendar <paramref name="period"/> in the configured time zone.</summary>
@@ -96,6 +99,15 @@ public interface IQuotaLimiter
 
     /// <summary>Blocks a counter for everyone until <paramref name="duration"/> has passed (WeCom answered 45009 or 45033).</summary>
     ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records that WeCom refused a call on <paramref name="key"/> with its frequency error (45009) and answers how many
+    /// distinct refusals the key has had, this one included. A refusal is distinct only when its call was admitted at or
+    /// after <paramref name="pause"/> past the previous distinct one (that refusal's pause had ended): calls already in
+    /// flight when WeCom first refused only repeat it. The record is forgotten <paramref name="window"/> after that
+    /// pause ends. Answers 0 when the shared limiter cannot be reached. See <see cref="FrequencyPenalty"/>.
+    /// </summary>
+    ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken);
 
     /// <summary>
     /// Reads each counter, in the order given, without taking anything (for pre-flight reports); null when the shared

@@ -13,6 +13,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
 {
     private static readonly TimeSpan SweepPeriod = TimeSpan.FromMinutes(1);
     private readonly ConcurrentDictionary<QuotaKey, Counter> _counters = new();
+    private readonly InProcessRefusals _refusals = new();
     private readonly TimeProvider _time;
     private readonly QuotaCalendarClock _clock;
     private readonly ITimer _sweeper;
@@ -60,6 +61,12 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
                 return ValueTask.CompletedTask;
             }
         }
+    }
+
+    public ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(_refusals.Record(key, Now(), admittedAt.ToUnixTimeMilliseconds(), pause, window));
     }
 
     public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken)
@@ -238,6 +245,7 @@ internal sealed class InProcessQuotaLimiter : IQuotaLimiter, IDisposable
     private void Sweep()
     {
         var now = Now();
+        _refusals.Sweep(now);
         foreach (var pair in _counters)
         {
             var counter = pair.Value;

@@ -52,10 +52,12 @@ public static class QuotaRules
         yield return Rule(GroupMassReceiving, "{chat}", 1, QuotaRuleWindow.ReceivingRuleName, AddMsgTemplate);
         yield return Rule(CustomerMassReceiving, "{customer}", 1, QuotaRuleWindow.ReceivingRuleName, AddMsgTemplate);
 
-        // JS-SDK doc 96997 (2025-07-11): the same member reaches the same customer at most once a day by default;
-        // applied to the member's customer groups too, since the receiving cap is shared (FACTS §6.3) [U].
-        yield return Rule(SenderPerGroupPerDay, "{sender}/{chat}", 1, "Day", AddMsgTemplate);
-        yield return Rule(SenderPerCustomerPerDay, "{sender}/{customer}", 1, "Day", AddMsgTemplate);
+        // JS-SDK doc 96997 (2025-07-11): the same member reaches the same customer at most once a day by default,
+        // "adjustable to 7/week or days-in-month/month" by the same 群发 setting as the receiving cap (FACTS §6.3), so the
+        // sender caps follow `Quotas:MassMessageReceivingRule` too; applied to the member's customer groups as well,
+        // since the receiving cap is shared [U]. The names keep "per-day" so existing configuration still replaces them.
+        yield return Rule(SenderPerGroupPerDay, "{sender}/{chat}", 1, QuotaRuleWindow.ReceivingRuleName, AddMsgTemplate);
+        yield return Rule(SenderPerCustomerPerDay, "{sender}/{customer}", 1, QuotaRuleWindow.ReceivingRuleName, AddMsgTemplate);
 
         // Doc 91770 / 99398: 20 messages per minute per robot, all senders combined; the window's alignment is
         // undocumented (FACTS §5.11), and a sliding window is safe under either.

@@ -138,11 +138,28 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
         return 0
         """;
 
+    // KEYS[1]: refusal record (hash: e = end of the last distinct refusal's pause, f = when the record is forgotten,
+    // n = distinct refusals). ARGV: now and admitted-at (Unix ms), pause and window (ms). A refusal of a call admitted
+    // before e repeats the last one. f is kept besides the TTL because the time comes from TimeProvider (see above).
+    internal const string RefusalSource = """
+        local now, admitted = tonumber(ARGV[1]), tonumber(ARGV[2])
+        local pause, window = tonumber(ARGV[3]), tonumber(ARGV[4])
+        local state = redis.call('HMGET', KEYS[1], 'e', 'f', 'n')
+        local e, f, n = tonumber(state[1]), tonumber(state[2]), tonumber(state[3]) or 0
+        if f ~= nil and now >= f then n = 0 end
+        if n > 0 and admitted < e then return n end
+        n = n + 1
+        redis.call('HSET', KEYS[1], 'e', now + pause, 'f', now + pause + window, 'n', n)
+        redis.call('PEXPIRE', KEYS[1], pause + window)
+        return n
+        """;
+
     // Prepared once; SE.Redis sends EVALSHA and reloads the script by itself after a NOSCRIPT (e.g. a restarted Redis).
     internal static readonly LuaScript AcquireScript = LuaScript.Prepare(AcquireSource);
     private static readonly LuaScript PauseScript = LuaScript.Prepare(PauseSource);
     private static readonly LuaScript PeekScript = LuaScript.Prepare(PeekSource);
     private static readonly LuaScript RefundScript = LuaScript.Prepare(RefundSource);
+    private static readonly LuaScript RefusalScript = LuaScript.Prepare(RefusalSource);
 
     private static readonly RedisValue Sliding = "s";
     private static readonly RedisValue Calendar = "c";
@@ -265,6 +282,31 @@ internal sealed partial class RedisQuotaLimiter : IQuotaLimiter
             // The caller cannot do better than carry on: while Redis is down every decision is Unavailable anyway.
             Unavailable(ex.Message);
             Log.PauseLost(_logger, key.Rule, key.Subject, ex);
+        }
+    }
+
+    public async ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_redis.IsConnected)
+        {
+            Unavailable("no connection to Redis");
+            return 0;
+        }
+        try
+        {
+            var result = await _redis.GetDatabase().ScriptEvaluateAsync(RefusalScript.ExecutableScript, [KeyFor("refusals", key)],
+            [
+                _time.GetUtcNow().ToUnixTimeMilliseconds(), admittedAt.ToUnixTimeMilliseconds(),
+                (long)Math.Ceiling(pause.TotalMilliseconds), (long)Math.Ceiling(window.TotalMilliseconds),
+            ]).WaitAsync(cancellationToken);
+            MarkHealthy();
+            return (int)(long)result;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Unavailable(ex.Message);
+            return 0;
         }
     }
 

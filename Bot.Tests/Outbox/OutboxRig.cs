@@ -195,6 +195,10 @@ internal sealed class TestQuotaLimiter(TimeProvider time, Func<QuotaLimit, Quota
 
     public QuotaLimit Scale(QuotaLimit limit) => scale is null ? limit : scale(limit);
 
+    // Every 45009 of the rig is a first one: the window rule is tested against the real limiters.
+    public ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(1);
+
     // The dispatcher never peeks; pre-flight runs against the real limiters.
     public ValueTask<IReadOnlyList<QuotaUsage>?> PeekAsync(IReadOnlyList<QuotaLimit> limits, CancellationToken cancellationToken) =>
         throw new NotSupportedException();

@@ -71,8 +71,10 @@ public sealed class QuotaPreflightTests
     }
 
     [Test]
-    public async Task The_same_sender_cannot_reach_a_group_twice_a_day_whatever_the_receiving_rule()
+    public async Task The_same_sender_reaches_a_group_again_the_same_day_under_days_in_month_per_month()
     {
+        // Doc 96997 (FACTS §6.3): the member-to-recipient cap is 1/day only by default; the tenant's 群发 setting relaxes
+        // it with the receiving cap. The bot used to hold the sender to 1/day whatever the setting.
         using var app = new BotApp(settings: new Dictionary<string, string?> { ["Quotas:MassMessageReceivingRule"] = "DaysInMonthPerMonth" });
         using var client = app.CreateAdminClient();
         await BroadcastAndWaitUntilSentAsync(app, client, "wrChatServedToday", sender: "guide01");
@@ -80,8 +82,24 @@ public sealed class QuotaPreflightTests
         using var report = await PreflightAsync(client, "guide01", "wrChatServedToday");
 
         var served = Target(report.RootElement, "wrChatServedToday");
+        var at = TimeZoneInfo.ConvertTime(report.RootElement.GetProperty("at").GetDateTimeOffset(), Shanghai);
+        Assert.That(served.GetProperty("status").GetString(), Is.EqualTo("Allowed"));
+        Assert.That(served.GetProperty("blockedBy").ValueKind, Is.EqualTo(JsonValueKind.Null));
+        Assert.That(served.GetProperty("receivingRuleRemaining").GetInt64(), Is.EqualTo(DateTime.DaysInMonth(at.Year, at.Month) - 2));
+    }
+
+    [Test]
+    public async Task The_same_sender_cannot_reach_a_group_twice_a_day_under_one_per_day()
+    {
+        using var app = new BotApp(settings: new Dictionary<string, string?> { ["Quotas:MassMessageReceivingRule"] = "OnePerDay" });
+        using var client = app.CreateAdminClient();
+        await BroadcastAndWaitUntilSentAsync(app, client, "wrChatServedToday", sender: "guide01");
+
+        using var report = await PreflightAsync(client, "guide01", "wrChatServedToday");
+
+        var served = Target(report.RootElement, "wrChatServedToday");
         Assert.That(served.GetProperty("status").GetString(), Is.EqualTo("Skipped"));
-        Assert.That(served.GetProperty("blockedBy").GetString(), Is.EqualTo(QuotaRules.SenderPerGroupPerDay));
+        Assert.That(served.GetProperty("blockedBy").GetString(), Is.AnyOf(QuotaRules.SenderPerGroupPerDay, QuotaRules.GroupMassReceiving));
     }
 
     [Test]

@@ -16,7 +16,8 @@ public sealed class QuotaCatalogTests
 
     private static QuotaLimit Calendar(string rule, string subject, int limit, QuotaCalendar period) =>
         QuotaLimit.PerCalendar(new QuotaKey(rule, subject), limit, period)
-            with { IsReceivingRule = rule is QuotaRules.GroupMassReceiving or QuotaRules.CustomerMassReceiving };
+            with { IsReceivingRule = rule is QuotaRules.GroupMassReceiving or QuotaRules.CustomerMassReceiving
+                or QuotaRules.SenderPerGroupPerDay or QuotaRules.SenderPerCustomerPerDay };
 
     private static QuotaLimit[] ApiLimits(string api) =>
     [
@@ -33,7 +34,7 @@ public sealed class QuotaCatalogTests
     }
 
     [Test]
-    public void Group_mass_message_counts_each_group_by_the_receiving_rule_and_each_sender_per_group_per_day()
+    public void Group_mass_message_counts_each_group_and_each_sender_per_group_by_the_receiving_rule()
     {
         var limits = Catalog().LimitsFor(new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: "zhangsan", ChatIds: ["wrA", "wrB", "wrA"]));
 
@@ -56,8 +57,44 @@ public sealed class QuotaCatalogTests
         Assert.That(limits, Is.EquivalentTo(ApiLimits(QuotaRules.AddMsgTemplate).Concat(
         [
             Calendar(QuotaRules.CustomerMassReceiving, "wmX", 7, QuotaCalendar.Week),
-            Calendar(QuotaRules.SenderPerCustomerPerDay, "lisi/wmX", 1, QuotaCalendar.Day),
+            // Doc 96997: the member-to-customer cap is relaxed by the same 群发 setting (FACTS §6.3); it was 1/day.
+            Calendar(QuotaRules.SenderPerCustomerPerDay, "lisi/wmX", 7, QuotaCalendar.Week),
         ])));
+    }
+
+    [Test]
+    public void Sender_caps_follow_a_days_in_month_receiving_rule()
+    {
+        var options = new QuotaOptions { MassMessageReceivingRule = MassMessageReceivingRule.DaysInMonthPerMonth };
+
+        var limits = Catalog(options).LimitsFor(new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: "lisi", ChatIds: ["wrA"]))
+            .Where(l => l.Key.Rule == QuotaRules.SenderPerGroupPerDay);
+
+        // 23 November 2026 in Shanghai: November has 30 days.
+        Assert.That(limits, Is.EqualTo(new[] { Calendar(QuotaRules.SenderPerGroupPerDay, "lisi/wrA", 30, QuotaCalendar.Month) }));
+    }
+
+    [Test]
+    public async Task Under_seven_per_week_one_sender_reaches_one_customer_seven_times_a_week_and_no_more()
+    {
+        // Monday 2026-11-23 10:00 in Shanghai; the week ends Sunday midnight.
+        var time = new FakeTimeProvider(November);
+        var options = Options.Create(new QuotaOptions { MassMessageReceivingRule = MassMessageReceivingRule.SevenPerWeek });
+        var catalog = new QuotaCatalog(options, time);
+        using var limiter = new InProcessQuotaLimiter(options, time);
+        var subject = new QuotaSubject(QuotaRules.AddMsgTemplate, Sender: "lisi", ExternalUserIds: ["wmX"]);
+
+        var allowed = 0;
+        for (var i = 0; i < 7; i++)
+        {
+            allowed += (await limiter.TryAcquireAsync(catalog.LimitsFor(subject), CancellationToken.None)).IsAllowed ? 1 : 0;
+            time.Advance(TimeSpan.FromHours(2)); // all on Monday: a 1/day sender cap would let only the first through
+        }
+        var eighth = await limiter.TryAcquireAsync(catalog.LimitsFor(subject), CancellationToken.None);
+
+        Assert.That(allowed, Is.EqualTo(7));
+        Assert.That(eighth.Kind, Is.EqualTo(QuotaDecisionKind.Wait));
+        Assert.That(eighth.RetryAfter, Is.EqualTo(new DateTimeOffset(2026, 11, 30, 0, 0, 0, TimeSpan.FromHours(8)) - time.GetUtcNow()));
     }
 
     [TestCase("2026-11-23T10:00:00+08:00", 30)]

@@ -321,6 +321,66 @@ public abstract class QuotaLimiterContractTests
         Assert.That((await limiter.TryAcquireAsync([minute], CancellationToken.None)).Kind, Is.EqualTo(QuotaDecisionKind.Wait));
     }
 
+    [Test]
+    public async Task A_45009_refusal_counts_again_only_for_a_call_admitted_after_the_last_refusals_pause()
+    {
+        var limiter = CreateLimiter();
+        var key = NewKey(FrequencyPenalty.RefusalsRule);
+        var minute = TimeSpan.FromMinutes(1);
+        var hour = TimeSpan.FromHours(1);
+        var first = Time.GetUtcNow();
+        Assert.That(await limiter.RecordRefusalAsync(key, first, minute, hour, CancellationToken.None), Is.EqualTo(1));
+        // Calls in flight when WeCom first refused, or admitted before the pause ended, repeat that refusal.
+        Assert.That(await limiter.RecordRefusalAsync(key, first - TimeSpan.FromSeconds(1), minute, hour, CancellationToken.None), Is.EqualTo(1));
+        Time.Advance(TimeSpan.FromSeconds(59));
+        Assert.That(await limiter.RecordRefusalAsync(key, first + TimeSpan.FromSeconds(59), minute, hour, CancellationToken.None), Is.EqualTo(1));
+
+        Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.That(await limiter.RecordRefusalAsync(key, Time.GetUtcNow(), minute, hour, CancellationToken.None), Is.EqualTo(2), "admitted after the pause");
+
+        // Forgotten a window after the last distinct refusal's pause ended.
+        Time.Advance(minute + hour);
+        Assert.That(await limiter.RecordRefusalAsync(key, Time.GetUtcNow(), minute, hour, CancellationToken.None), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task A_second_45009_after_the_minute_block_pauses_the_apis_hour_counter_for_an_hour()
+    {
+        var limiter = CreateLimiter();
+        var catalog = new QuotaCatalog(Microsoft.Extensions.Options.Options.Create(new QuotaOptions()), Time);
+        var api = "test/" + Guid.NewGuid().ToString("N");
+        var limits = catalog.LimitsFor(new QuotaSubject(api));
+        var penalty = new FrequencyPenalty(limiter);
+
+        var first = await penalty.DecideAsync(limits, Time.GetUtcNow(), CancellationToken.None);
+        Time.Advance(TimeSpan.FromSeconds(60));
+        var second = await penalty.DecideAsync(limits, Time.GetUtcNow(), CancellationToken.None);
+
+        Assert.That(first!.Value.Keys, Is.EqualTo(new[] { QuotaRules.ApiKey(QuotaRules.ApiPerMinute, api) }));
+        Assert.That((first.Value.Pause, first.Value.HourLimit), Is.EqualTo((TimeSpan.FromSeconds(60), false)));
+        Assert.That(second!.Value.Keys, Is.EqualTo(new[] { QuotaRules.ApiKey(QuotaRules.ApiPerHour, api) }));
+        Assert.That((second.Value.Pause, second.Value.HourLimit), Is.EqualTo((TimeSpan.FromMinutes(60), true)));
+    }
+
+    [Test]
+    public async Task A_first_45009_with_our_hour_counter_within_a_minutes_allowance_of_its_limit_pauses_for_the_hour()
+    {
+        var limiter = CreateLimiter();
+        var minute = new QuotaLimit(NewKey(QuotaRules.ApiPerMinute), 10, TimeSpan.FromMinutes(1));
+        var hour = new QuotaLimit(NewKey(QuotaRules.ApiPerHour), 25, TimeSpan.FromHours(1));
+        for (var i = 0; i < 16; i++)
+        {
+            Assert.That((await limiter.TryAcquireAsync([hour], CancellationToken.None)).IsAllowed);
+        }
+
+        var decided = await new FrequencyPenalty(limiter).DecideAsync([minute, hour], Time.GetUtcNow(), CancellationToken.None);
+
+        // 9 left in the hour, fewer than the minute's 10: the hour limit is the one within reach.
+        Assert.That(decided!.Value.HourLimit, Is.True);
+        Assert.That(decided.Value.Keys, Is.EqualTo(new[] { hour.Key }));
+        Assert.That(decided.Value.Pause, Is.EqualTo(TimeSpan.FromMinutes(60)));
+    }
+
     protected static ValueTask<QuotaDecision> AcquireAsync(IQuotaLimiter limiter, QuotaLimit limit) =>
         limiter.TryAcquireAsync([limit], CancellationToken.None);
 }

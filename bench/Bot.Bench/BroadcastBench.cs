@@ -136,6 +136,9 @@ public static class BroadcastBench
 
         public ValueTask PauseAsync(QuotaKey key, TimeSpan duration, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
+        public ValueTask<int> RecordRefusalAsync(QuotaKey key, DateTimeOffset admittedAt, TimeSpan pause, TimeSpan window, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(1);
+
         // The bench's WeCom never refuses a send, so nothing is refunded.
         public ValueTask RefundAsync(IReadOnlyList<QuotaLimit> limits, DateTimeOffset takenAt, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 

@@ -48,7 +48,10 @@ public static class WeComErrorCodes
     public const int WelcomeBeingSent = 41096;
     /// <summary>access_token expired.</summary>
     public const int AccessTokenExpired = 42001;
-    /// <summary>API frequency over limit: WeCom blocks the API for the window (60 s for the minute limit).</summary>
+    /// <summary>
+    /// API frequency over limit: WeCom blocks the API for the window of the limit hit, 60 s for a minute limit and
+    /// 60 min for an hour limit (doc 90454); the errmsg does not say which, so the caller tells them apart by its own counters.
+    /// </summary>
     public const int FrequencyLimited = 45009;
     /// <summary>Too many concurrent calls of one API; back off briefly with jitter.</summary>
     public const int ConcurrencyLimited = 45033;
@@ -89,7 +92,10 @@ public static class WeComErrorCodes
     /// </summary>
     public static bool NotApplied(int errCode) => errCode > Ok || errCode is ConnectionFailed or CircuitOpen or HttpRejected;
 
-    /// <summary>How long to hold back after a rate-limit answer: WeCom's minute-limit penalty blocks the API for 60 s.</summary>
+    /// <summary>
+    /// How long to hold back after a rate-limit answer when nothing better is known: WeCom's minute-limit penalty blocks
+    /// the API for 60 s. The outbox lengthens a 45009 pause to the hour when the hour limit was hit.
+    /// </summary>
     internal static TimeSpan? RetryAfter(int errCode) => errCode switch
     {
         FrequencyLimited => TimeSpan.FromSeconds(60),
