@@ -50,6 +50,11 @@ public sealed partial class WeComOutboxSender(
             // A response_url reply may have been delivered before the connection broke.
             return new OutboxSendOutcome.OutcomeUnknown($"response_url: {ex.Message}");
         }
+        catch (System.Text.Json.JsonException ex) when (action is ReplyMessage)
+        {
+            // Answered 200 but not with WeCom's {errcode, errmsg}: whether it was delivered cannot be told.
+            return new OutboxSendOutcome.OutcomeUnknown($"response_url: the answer was not WeCom JSON ({ex.Message})");
+        }
         finally
         {
             activity?.Dispose();
@@ -77,6 +82,10 @@ public sealed partial class WeComOutboxSender(
             }
         }
         var notApplied = WeComErrorCodes.NotApplied(ex.ErrCode);
+        if (action is ReplyMessage { ResponseUrl: not null })
+        {
+            return ClassifyResponseUrl(ex, notApplied);
+        }
         return ex.Class switch
         {
             WeComErrorClass.RateLimited => new OutboxSendOutcome.RateLimited(null, ex.RetryAfter ?? TimeSpan.FromSeconds(60), ex.ErrCode),
@@ -85,6 +94,17 @@ public sealed partial class WeComOutboxSender(
             _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: {ex.ErrMsg}") { NotApplied = notApplied },
         };
     }
+
+    /// <summary>
+    /// A response_url is one-use and lives an hour: a refusal that is not a limit or "busy" means the URL is spent, and
+    /// the item fails with that reason instead of being retried against a URL that cannot take it.
+    /// </summary>
+    private static OutboxSendOutcome ClassifyResponseUrl(WeComApiException ex, bool notApplied) => WeComErrorCodes.ClassifyResponseUrl(ex.ErrCode) switch
+    {
+        WeComErrorClass.RateLimited => new OutboxSendOutcome.RateLimited(null, ex.RetryAfter ?? TimeSpan.FromSeconds(60), ex.ErrCode),
+        WeComErrorClass.Transient => new OutboxSendOutcome.RetryLater(ex.RetryAfter ?? TimeSpan.FromSeconds(2), ex.ErrCode, ex.ErrMsg) { NotApplied = notApplied },
+        _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: response_url used or expired (errcode {ex.ErrCode}: {ex.ErrMsg})") { NotApplied = notApplied },
+    };
 
     private async Task<string?> CallAsync(OutboundAction action, CancellationToken ct)
     {
@@ -137,6 +157,13 @@ public sealed partial class WeComOutboxSender(
             var http = httpClients.CreateClient(ResponseUrlClient);
             using var response = await http.PostAsJsonAsync(url, new { msgtype = "markdown", markdown = new { content = payload.Text } }, ct);
             response.EnsureSuccessStatusCode();
+            // WeCom answers HTTP 200 with {errcode, errmsg} also for a used or expired URL: the errcode decides.
+            var answer = await response.Content.ReadFromJsonAsync(WeComJsonContext.Wire.WeComReply, ct)
+                ?? throw new System.Text.Json.JsonException("empty answer");
+            if (answer.ErrCode != WeComErrorCodes.Ok)
+            {
+                throw new WeComApiException(WeComApis.RobotResponse.Name, answer.ErrCode, answer.ErrMsg ?? "");
+            }
             return null;
         }
         var result = await api.SendAppMessageAsync(AppMessage.TextTo(payload.ToUser!, payload.Text), ct);

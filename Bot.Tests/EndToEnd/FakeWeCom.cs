@@ -81,8 +81,8 @@ internal static class FakeWeCom
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
         server.Given(Request.Create().WithPath("/cgi-bin/externalcontact/add_msg_template").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok", msgid = "msgTEST", fail_list = Array.Empty<string>() }));
-        server.Given(Request.Create().WithPath("/response/*").UsingPost())
-            .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
+        // One POST per response_url, within its hour, as WeCom takes them.
+        FakeResponseUrls.Stub(server);
     }
 
     private static object Contact(string id, string name, string[] tags) => new

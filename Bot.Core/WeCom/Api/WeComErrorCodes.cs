@@ -80,6 +80,19 @@ public static class WeComErrorCodes
     };
 
     /// <summary>
+    /// How a refusal from a robot's response_url is treated. Doc 101138 says a response_url can be used once and for one
+    /// hour but names no errcode for a used or expired one (FACTS §4.2), so every answer that is neither a limit nor
+    /// "busy" is read as "this URL is spent": a second POST cannot succeed, so it is permanent. Token and configuration
+    /// codes cannot mean ours here (the URL carries no token and no app setting), so they are permanent too.
+    /// </summary>
+    public static WeComErrorClass ClassifyResponseUrl(int errCode) => Classify(errCode) switch
+    {
+        WeComErrorClass.RateLimited => WeComErrorClass.RateLimited,
+        WeComErrorClass.Transient => WeComErrorClass.Transient,
+        _ => WeComErrorClass.Permanent,
+    };
+
+    /// <summary>
     /// Whether a call that failed with <paramref name="errCode"/> was certainly not applied: WeCom refused it (a positive
     /// errcode is a check that failed before anything was done: a limit, a parameter, a permission) or it never reached
     /// WeCom (a failed connection, an open circuit, an HTTP 4xx). Not -1, which WeCom may answer after applying the call,
