@@ -23,6 +23,7 @@ public static class OutboxServiceCollectionExtensions
         builder.Services.AddOptionsWithValidateOnStart<OutboxOptions, OutboxOptionsValidator>().BindConfiguration(OutboxOptions.Section);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<OutboxStore>();
+        builder.Services.TryAddSingleton<RobotAlarms>();
         builder.Services.TryAddSingleton<OutboxSignal>();
         builder.Services.TryAddSingleton(sp => new OutboxWriter(
             sp.GetRequiredService<OutboxStore>(), sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<TimeProvider>()));

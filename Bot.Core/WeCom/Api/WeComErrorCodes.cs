@@ -59,6 +59,12 @@ public static class WeComErrorCodes
     /// <summary>The app lacks customer-contact permission.</summary>
     public const int NoExternalContactPermission = 84074;
 
+    /// <summary>
+    /// Group-robot webhook: the key is invalid or the robot was removed from the group (official error table, quoted in
+    /// go-workwx errcodes/mod.go; FACTS §5.11, §7). A configuration problem: alarm an operator, do not retry.
+    /// </summary>
+    public const int RobotWebhookInvalid = 93000;
+
     /// <summary>Local: HTTP 5xx, or a reply that was not WeCom JSON.</summary>
     public const int HttpFailure = -1001;
     /// <summary>Local: the attempt timed out before WeCom answered.</summary>
@@ -75,7 +81,7 @@ public static class WeComErrorCodes
         InvalidAccessToken or AccessTokenExpired or MissingAccessToken => WeComErrorClass.TokenInvalid,
         FrequencyLimited or ConcurrencyLimited => WeComErrorClass.RateLimited,
         SystemBusy or WelcomeBeingSent or HttpFailure or Timeout or ConnectionFailed or CircuitOpen => WeComErrorClass.Transient,
-        InvalidSecret or ApiForbidden or OutsideVisibleRange or NoExternalContactPermission => WeComErrorClass.Configuration,
+        InvalidSecret or ApiForbidden or OutsideVisibleRange or NoExternalContactPermission or RobotWebhookInvalid => WeComErrorClass.Configuration,
         _ => WeComErrorClass.Permanent,
     };
 
