@@ -20,6 +20,8 @@ public sealed class BotMetrics
     public const string InboxHandled = "bot.inbox.handled";
     public const string InboxFailed = "bot.inbox.failed";
     public const string RuleReloads = "bot.rules.reloads";
+    public const string ConfigAlarms = "bot.config.alarms";
+    public const string PausedRobots = "bot.robots.paused";
 
     /// <summary>Traces across callback → rule → outbox → API call.</summary>
     public static readonly ActivitySource ActivitySource = new(MeterName);
@@ -40,6 +42,8 @@ public sealed class BotMetrics
     private readonly Histogram<double> _wecomCallDuration;
     private readonly Counter<long> _tokenRefreshes;
     private readonly Counter<long> _ruleReloads;
+    private readonly Counter<long> _configAlarms;
+    private long _pausedRobots;
     private QueueSnapshot _queues = QueueSnapshot.Empty;
 
     // Since-start tallies for the status page; Prometheus keeps the real history.
@@ -69,6 +73,9 @@ public sealed class BotMetrics
         _wecomCallDuration = meter.CreateHistogram<double>("bot.wecom.call.duration", unit: "s", description: "Latency of one WeCom API attempt.");
         _tokenRefreshes = meter.CreateCounter<long>("bot.wecom.token.refreshes", description: "gettoken calls made by this instance, by outcome.");
         _ruleReloads = meter.CreateCounter<long>(RuleReloads, description: "Rule reloads by outcome (applied, rejected, unchanged)");
+        _configAlarms = meter.CreateCounter<long>(ConfigAlarms, "{alarm}", "Configuration alarms raised by this instance, by kind (robot_webhook: 93000)");
+        meter.CreateObservableGauge(PausedRobots, () => new Measurement<long>(Interlocked.Read(ref _pausedRobots)), "{robot}",
+            "Group robots paused by a configuration alarm, as last read from the database");
         meter.CreateObservableGauge("bot.inbox.depth", () => new Measurement<long>(_queues.InboxPending), description: "Callbacks stored and not yet handled");
         meter.CreateObservableGauge("bot.inbox.parked", () => new Measurement<long>(_queues.InboxParked), description: "Callbacks parked after repeated failures");
         meter.CreateObservableGauge("bot.inbox.oldest_age", () => new Measurement<double>(_queues.InboxOldestAge.TotalSeconds), unit: "s", description: "Age of the oldest unhandled callback");
@@ -76,6 +83,16 @@ public sealed class BotMetrics
     }
 
     public void CallbackReceived(string kind) => _callbacksReceived.Add(1, new KeyValuePair<string, object?>("kind", kind));
+
+    /// <summary>A configuration alarm raised (an operator must act); <paramref name="pausedNow"/> as the store holds them after it.</summary>
+    public void ConfigAlarmRaised(string kind, int pausedNow)
+    {
+        _configAlarms.Add(1, new KeyValuePair<string, object?>("kind", kind));
+        RobotsPaused(pausedNow);
+    }
+
+    /// <summary>How many robots the shared store holds paused, as last read (the gauge callback must not query it).</summary>
+    public void RobotsPaused(int count) => Interlocked.Exchange(ref _pausedRobots, count);
 
     public void CallbackRejected(string reason) => _callbacksRejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

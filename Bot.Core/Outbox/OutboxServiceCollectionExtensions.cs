@@ -24,6 +24,7 @@ public static class OutboxServiceCollectionExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddBotMetrics();
         builder.Services.TryAddSingleton<OutboxStore>();
+        builder.Services.TryAddSingleton<RobotAlarms>();
         builder.Services.TryAddSingleton<OutboxSignal>();
         builder.Services.TryAddSingleton(sp => new OutboxWriter(
             sp.GetRequiredService<OutboxStore>(), sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<TimeProvider>()));

@@ -18,7 +18,8 @@ public sealed partial class WeComOutboxSender(
     IHttpClientFactory httpClients,
     BotMetrics metrics,
     TimeProvider time,
-    ILogger<WeComOutboxSender> logger) : IOutboxSender
+    ILogger<WeComOutboxSender> logger,
+    RobotAlarms robotAlarms) : IOutboxSender
 {
     /// <summary>The named client for robot response_url replies (a full URL WeCom hands us, valid once for an hour).</summary>
     public const string ResponseUrlClient = "wecom-response-url";
@@ -32,12 +33,20 @@ public sealed partial class WeComOutboxSender(
         try
         {
             action = Read(item);
+            if (await RobotPausedAsync(action, ct) is { } paused)
+            {
+                return paused;
+            }
             return await CallAsync(action, ct);
         }
         catch (WeComOutcomeUnknownException ex)
         {
             Log.Unknown(logger, item.Id, item.Kind, ex.Api);
             return new OutboxSendOutcome.OutcomeUnknown($"{ex.Api}: no answer after the request may have been applied");
+        }
+        catch (WeComApiException ex) when (ex.ErrCode == WeComErrorCodes.RobotWebhookInvalid && action is GroupPost { RobotKey: { } robotKey })
+        {
+            return await RaiseRobotAlarmAsync(item, robotKey, ex);
         }
         catch (WeComApiException ex)
         {
@@ -49,10 +58,61 @@ public sealed partial class WeComOutboxSender(
             // A response_url reply may have been delivered before the connection broke.
             return new OutboxSendOutcome.OutcomeUnknown($"response_url: {ex.Message}");
         }
+        catch (System.Text.Json.JsonException ex) when (action is ReplyMessage)
+        {
+            // Answered 200 but not with WeCom's {errcode, errmsg}: whether it was delivered cannot be told.
+            return new OutboxSendOutcome.OutcomeUnknown($"response_url: the answer was not WeCom JSON ({ex.Message})");
+        }
         finally
         {
             activity?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A robot under a configuration alarm posts nothing: the item goes back in line, neither sent nor dropped, and
+    /// is not counted as an attempt (WeCom never saw it, so its allowances are given back). It is looked at again every
+    /// <see cref="RobotAlarms.RecheckEvery"/> until an operator clears the alarm.
+    /// </summary>
+    private async Task<OutboxSendOutcome?> RobotPausedAsync(OutboundAction action, CancellationToken ct)
+    {
+        if (action is not GroupPost { Channel: GroupPostChannels.Robot, RobotKey: { } key })
+        {
+            return null;
+        }
+        var robot = RobotAlarms.NameOf(key);
+        if (!await robotAlarms.IsPausedAsync(robot, ct))
+        {
+            return null;
+        }
+        Log.RobotPaused(logger, robot);
+        return new OutboxSendOutcome.RateLimited(null, RobotAlarms.RecheckEvery, WeComErrorCodes.RobotWebhookInvalid);
+    }
+
+    /// <summary>
+    /// 93000: the robot's webhook key is invalid or the robot left the group. Retrying cannot help and later posts
+    /// would fail the same way, so the robot is paused (in the database, for every instance) and an operator alarmed;
+    /// this item fails with the reason.
+    /// </summary>
+    private async Task<OutboxSendOutcome> RaiseRobotAlarmAsync(OutboxItem item, string robotKey, WeComApiException ex)
+    {
+        var robot = RobotAlarms.NameOf(robotKey);
+        Log.RobotAlarm(logger, robot, ex.ErrCode, ex.ErrMsg, item.Id);
+        try
+        {
+            // Not the send's token: a shutdown must not lose the alarm of a failure already recorded.
+            await robotAlarms.RaiseAsync(new RobotAlarm(robot, ex.ErrCode, ex.ErrMsg, item.Id, time.GetUtcNow()), CancellationToken.None);
+            metrics.ConfigAlarmRaised("robot_webhook", (await robotAlarms.ListAsync(CancellationToken.None)).Count);
+        }
+        catch (Exception storeFailure)
+        {
+            // The item still fails with the reason and the Error log stands; the next 93000 raises the alarm again.
+            Log.RobotAlarmNotStored(logger, storeFailure, robot);
+        }
+        return new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: robot {robot} webhook invalid or removed from the group ({ex.ErrMsg}); robot paused until an operator clears it")
+        {
+            NotApplied = true,
+        };
     }
 
     // An unknown kind fails as a refused call would, so the item ends failed with the reason instead of being retried.
@@ -76,6 +136,10 @@ public sealed partial class WeComOutboxSender(
             }
         }
         var notApplied = WeComErrorCodes.NotApplied(ex.ErrCode);
+        if (action is ReplyMessage { ResponseUrl: not null })
+        {
+            return ClassifyResponseUrl(ex, notApplied);
+        }
         return ex.Class switch
         {
             WeComErrorClass.RateLimited => new OutboxSendOutcome.RateLimited(null, ex.RetryAfter ?? TimeSpan.FromSeconds(60), ex.ErrCode),
@@ -84,6 +148,17 @@ public sealed partial class WeComOutboxSender(
             _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: {ex.ErrMsg}") { NotApplied = notApplied },
         };
     }
+
+    /// <summary>
+    /// A response_url is one-use and lives an hour: a refusal that is not a limit or "busy" means the URL is spent, and
+    /// the item fails with that reason instead of being retried against a URL that cannot take it.
+    /// </summary>
+    private static OutboxSendOutcome ClassifyResponseUrl(WeComApiException ex, bool notApplied) => WeComErrorCodes.ClassifyResponseUrl(ex.ErrCode) switch
+    {
+        WeComErrorClass.RateLimited => new OutboxSendOutcome.RateLimited(null, ex.RetryAfter ?? TimeSpan.FromSeconds(60), ex.ErrCode),
+        WeComErrorClass.Transient => new OutboxSendOutcome.RetryLater(ex.RetryAfter ?? TimeSpan.FromSeconds(2), ex.ErrCode, ex.ErrMsg) { NotApplied = notApplied },
+        _ => new OutboxSendOutcome.Failed(ex.ErrCode, $"{ex.Api}: response_url used or expired (errcode {ex.ErrCode}: {ex.ErrMsg})") { NotApplied = notApplied },
+    };
 
     private async Task<OutboxSendOutcome> CallAsync(OutboundAction action, CancellationToken ct)
     {
@@ -165,6 +240,13 @@ public sealed partial class WeComOutboxSender(
             var http = httpClients.CreateClient(ResponseUrlClient);
             using var response = await http.PostAsJsonAsync(url, new { msgtype = "markdown", markdown = new { content = payload.Text } }, ct);
             response.EnsureSuccessStatusCode();
+            // WeCom answers HTTP 200 with {errcode, errmsg} also for a used or expired URL: the errcode decides.
+            var answer = await response.Content.ReadFromJsonAsync(WeComJsonContext.Wire.WeComReply, ct)
+                ?? throw new System.Text.Json.JsonException("empty answer");
+            if (answer.ErrCode != WeComErrorCodes.Ok)
+            {
+                throw new WeComApiException(WeComApis.RobotResponse.Name, answer.ErrCode, answer.ErrMsg ?? "");
+            }
             return null;
         }
         var result = await api.SendAppMessageAsync(AppMessage.TextTo(payload.ToUser!, payload.Text), ct);
@@ -238,5 +320,14 @@ public sealed partial class WeComOutboxSender(
 
         [LoggerMessage(2, LogLevel.Warning, "Outbox item {Id} ({Kind}): outcome of {Api} unknown; it is recorded and not resent")]
         public static partial void Unknown(ILogger logger, long id, string kind, string api);
+
+        [LoggerMessage(20, LogLevel.Error, "Configuration alarm: group robot {Robot} answered errcode {ErrCode} ({ErrMsg}) for outbox item {Id}: its webhook key is invalid or it was removed from the group. Its posts wait until an operator fixes the robot and clears the alarm (POST /admin/alarms/robots/{Robot}/clear) or changes the rule's robot_key")]
+        public static partial void RobotAlarm(ILogger logger, string robot, int errCode, string errMsg, long id);
+
+        [LoggerMessage(21, LogLevel.Error, "Could not store the configuration alarm of group robot {Robot}; its posts are not paused")]
+        public static partial void RobotAlarmNotStored(ILogger logger, Exception exception, string robot);
+
+        [LoggerMessage(22, LogLevel.Debug, "Group robot {Robot} is paused by a configuration alarm; its post waits")]
+        public static partial void RobotPaused(ILogger logger, string robot);
     }
 }

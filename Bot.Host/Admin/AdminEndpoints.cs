@@ -48,6 +48,7 @@ public static class AdminEndpoints
         admin.MapGet("/seeding", GetSeedingScheduleAsync);
         admin.MapGet("/seeding/{script}/preflight", PreflightSeedingAsync);
         admin.MapGet("/mass-messages", ListMassMessagesAsync);
+        admin.MapAlarms();
 
         // Anyone may recompute a draw: commitment before, seed, entries and winners after.
         app.MapGet("/lottery/{name}/audit", GetLotteryAuditAsync);

@@ -12,7 +12,8 @@ namespace Bot.Host.Admin;
 internal static class StatusPage
 {
     public static async Task<IResult> RenderAsync(
-        RuleSetProvider rules, InboxStore inbox, OutboxStore outbox, LotteryService lotteries, BotMetrics metrics, TimeProvider time, CancellationToken ct)
+        RuleSetProvider rules, InboxStore inbox, OutboxStore outbox, LotteryService lotteries, BotMetrics metrics, RobotAlarms robotAlarms,
+        TimeProvider time, CancellationToken ct)
     {
         var status = rules.Status;
         var stats = await inbox.GetStatsAsync(ct);
@@ -21,7 +22,20 @@ internal static class StatusPage
         html.Append("<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>WeComBot status</title>")
             .Append("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}.error{color:#b00}</style></head><body>")
             .Append("<h1>WeComBot status</h1>")
-            .Append($"<p>As of <time>{time.GetUtcNow():u}</time></p>")
+            .Append($"<p>As of <time>{time.GetUtcNow():u}</time></p>");
+        // First on the page: an alarm is something an operator must act on.
+        var alarms = await robotAlarms.ListAsync(ct);
+        html.Append("<h2>Configuration alarms</h2><table id=\"config-alarms\"><tr><th>Robot</th><th>Errcode</th><th>Since</th><th>What to do</th></tr>");
+        foreach (var alarm in alarms)
+        {
+            html.Append($"<tr class=\"error\"><td>{E(alarm.RobotName)}</td><td>{alarm.ErrCode} {E(alarm.ErrMsg)}</td><td>{alarm.RaisedAt:u}</td>")
+                .Append($"<td>webhook key invalid or robot removed from the group; its posts wait. Fix it, then POST /admin/alarms/robots/{E(alarm.RobotName)}/clear</td></tr>");
+        }
+        if (alarms.Count == 0)
+        {
+            html.Append("<tr><td colspan=\"4\">none</td></tr>");
+        }
+        html.Append("</table>")
             .Append("<h2>Rules</h2><table>")
             .Append($"<tr><th>Version</th><td id=\"rules-version\">{E(status.Version)}</td></tr>")
             .Append($"<tr><th>Loaded at</th><td>{status.LoadedAt:u}</td></tr>")

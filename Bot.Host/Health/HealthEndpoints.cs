@@ -16,7 +16,8 @@ public static class HealthEndpoints
         builder.Services.AddSingleton<DatabaseHealthCheck>();
         builder.Services.AddHealthChecks()
             .Add(new HealthCheckRegistration("database", static sp => sp.GetRequiredService<DatabaseHealthCheck>(), HealthStatus.Unhealthy, [ReadyTag]))
-            .AddCheck<RedisHealthCheck>("redis", HealthStatus.Degraded, [ReadyTag]);
+            .AddCheck<RedisHealthCheck>("redis", HealthStatus.Degraded, [ReadyTag])
+            .AddCheck<RobotAlarmHealthCheck>("robot-alarms", HealthStatus.Degraded, [ReadyTag]);
         return builder;
     }
 

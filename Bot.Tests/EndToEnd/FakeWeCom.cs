@@ -80,8 +80,8 @@ internal static class FakeWeCom
         server.Given(Request.Create().WithPath("/cgi-bin/webhook/send").UsingPost())
             .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
         StubMassMessageTasks(server);
-        server.Given(Request.Create().WithPath("/response/*").UsingPost())
-            .RespondWith(Response.Create().WithBodyAsJson(new { errcode = 0, errmsg = "ok" }));
+        // One POST per response_url, within its hour, as WeCom takes them.
+        FakeResponseUrls.Stub(server);
     }
 
     /// <summary>External user ids WeCom does not know (or cannot send to): add_msg_template lists them in fail_list.</summary>

@@ -29,6 +29,7 @@ public sealed class SqlDialectTests
         db => new ContactPreferenceStore(db),
         db => new CustomerGroupStore(db, TimeProvider.System),
         db => new GroupWelcomeBatches(db),
+        db => new RobotAlarms(db),
     ];
 
     [Test]

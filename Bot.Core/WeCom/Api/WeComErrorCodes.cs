@@ -64,6 +64,12 @@ public static class WeComErrorCodes
     /// <summary>The app lacks customer-contact permission.</summary>
     public const int NoExternalContactPermission = 84074;
 
+    /// <summary>
+    /// Group-robot webhook: the key is invalid or the robot was removed from the group (official error table, quoted in
+    /// go-workwx errcodes/mod.go; FACTS §5.11, §7). A configuration problem: alarm an operator, do not retry.
+    /// </summary>
+    public const int RobotWebhookInvalid = 93000;
+
     /// <summary>Local: HTTP 5xx, or a reply that was not WeCom JSON.</summary>
     public const int HttpFailure = -1001;
     /// <summary>Local: the attempt timed out before WeCom answered.</summary>
@@ -80,7 +86,20 @@ public static class WeComErrorCodes
         InvalidAccessToken or AccessTokenExpired or MissingAccessToken => WeComErrorClass.TokenInvalid,
         FrequencyLimited or ConcurrencyLimited => WeComErrorClass.RateLimited,
         SystemBusy or WelcomeBeingSent or HttpFailure or Timeout or ConnectionFailed or CircuitOpen => WeComErrorClass.Transient,
-        InvalidSecret or ApiForbidden or OutsideVisibleRange or NoExternalContactPermission => WeComErrorClass.Configuration,
+        InvalidSecret or ApiForbidden or OutsideVisibleRange or NoExternalContactPermission or RobotWebhookInvalid => WeComErrorClass.Configuration,
+        _ => WeComErrorClass.Permanent,
+    };
+
+    /// <summary>
+    /// How a refusal from a robot's response_url is treated. Doc 101138 says a response_url can be used once and for one
+    /// hour but names no errcode for a used or expired one (FACTS §4.2), so every answer that is neither a limit nor
+    /// "busy" is read as "this URL is spent": a second POST cannot succeed, so it is permanent. Token and configuration
+    /// codes cannot mean ours here (the URL carries no token and no app setting), so they are permanent too.
+    /// </summary>
+    public static WeComErrorClass ClassifyResponseUrl(int errCode) => Classify(errCode) switch
+    {
+        WeComErrorClass.RateLimited => WeComErrorClass.RateLimited,
+        WeComErrorClass.Transient => WeComErrorClass.Transient,
         _ => WeComErrorClass.Permanent,
     };
 

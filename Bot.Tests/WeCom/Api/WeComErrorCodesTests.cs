@@ -19,9 +19,20 @@ public sealed class WeComErrorCodesTests
     [TestCase(40096, WeComErrorClass.Permanent)]
     [TestCase(41051, WeComErrorClass.Permanent)]
     [TestCase(84061, WeComErrorClass.Permanent)]
-    [TestCase(93000, WeComErrorClass.Permanent)]
+    // FACTS §7: robot webhook invalid or removed from the group is a configuration problem (issue 14 item 7: it was Permanent).
+    [TestCase(93000, WeComErrorClass.Configuration)]
     public void Error_codes_are_classified_as_FACTS_section_7_advises(int errCode, WeComErrorClass expected) =>
         Assert.That(WeComErrorCodes.Classify(errCode), Is.EqualTo(expected));
+
+    // A response_url carries no token and no app setting: any refusal but a limit or "busy" means the URL is spent.
+    [TestCase(45009, WeComErrorClass.RateLimited)]
+    [TestCase(-1, WeComErrorClass.Transient)]
+    [TestCase(40014, WeComErrorClass.Permanent)]
+    [TestCase(40001, WeComErrorClass.Permanent)]
+    [TestCase(40058, WeComErrorClass.Permanent)]
+    [TestCase(123456, WeComErrorClass.Permanent)]
+    public void Response_url_refusals_are_classified_as_spent_unless_a_limit_or_busy(int errCode, WeComErrorClass expected) =>
+        Assert.That(WeComErrorCodes.ClassifyResponseUrl(errCode), Is.EqualTo(expected));
 
     // Answered refusals and calls that never left are not applied; -1, a 5xx or not-JSON reply and a timeout may have been.
     [TestCase(WeComErrorCodes.FrequencyLimited, true)]
