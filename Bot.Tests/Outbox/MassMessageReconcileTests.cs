@@ -34,6 +34,8 @@ public sealed class MassMessageReconcileTests
     {
         using var app = new BotApp(settings: Settings);
         var weCom = FakeMassMessages.Install(app.WeCom);
+        // A group task goes as the group's owner, which the bot reads first (guide01 here, the broadcast's sender).
+        FakeWeCom.StubGroupOwners(app.WeCom);
         // The first call is applied and answered; the second is applied and answered -1.
         weCom.Then(FakeMassMessages.Answer.Applied, FakeMassMessages.Answer.BusyAfterApplying);
 
@@ -58,6 +60,8 @@ public sealed class MassMessageReconcileTests
     {
         using var app = new BotApp(settings: Settings);
         var weCom = FakeMassMessages.Install(app.WeCom);
+        // A group task goes as the group's owner, which the bot reads first (guide01 here, the broadcast's sender).
+        FakeWeCom.StubGroupOwners(app.WeCom);
         weCom.Then(FakeMassMessages.Answer.BusyWithoutApplying);
 
         var id = await BroadcastAsync(app, "winter-lost", "冬季限定", "wrReconLost");
