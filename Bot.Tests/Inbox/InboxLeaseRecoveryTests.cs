@@ -87,7 +87,8 @@ public sealed class InboxLeaseRecoveryTests
         var sent = await FakeWeCom.WaitForAsync(_answering, "externalcontact/send_welcome_msg", count: Callbacks, timeout: TimeSpan.FromSeconds(45));
 
         Assert.That(sent.Select(e => FakeWeCom.Json(e).GetProperty("welcome_code").GetString()), Is.EquivalentTo(codes));
-        Assert.That(await FakeWeCom.ScalarAsync(_workspace.Database, "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome' AND state = 'sent'"), Is.EqualTo(Callbacks));
+        // WeCom has the calls; each item's sent state is written just after its answer.
+        await FakeWeCom.WaitForDatabaseAsync(_workspace.Database, "SELECT COUNT(*) FROM outbox WHERE kind = 'welcome' AND state = 'sent'", n => n == Callbacks);
     }
 
     [Test]
