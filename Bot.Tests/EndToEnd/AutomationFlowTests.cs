@@ -17,10 +17,10 @@ public sealed class AutomationFlowTests
     private static string ChatAddMember(string chatId, string member) =>
         $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[{chatId}]]></ChatId><ChangeType><![CDATA[update]]></ChangeType><UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>{member}</Item></MemChangeList></xml>";
 
-    private static string ChatCreated(string chatId) =>
+    internal static string ChatCreated(string chatId) =>
         $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[{chatId}]]></ChatId><ChangeType><![CDATA[create]]></ChangeType></xml>";
 
-    private static string RobotText(string chatId, string from, string text, string responseUrl) => JsonSerializer.Serialize(new
+    internal static string RobotText(string chatId, string from, string text, string responseUrl) => JsonSerializer.Serialize(new
     {
         msgid = Guid.NewGuid().ToString("N"),
         aibotid = "aibTEST",
@@ -32,7 +32,7 @@ public sealed class AutomationFlowTests
         text = new { content = text },
     });
 
-    private static async Task PostOkAsync(HttpClient client, HttpRequestMessage request)
+    internal static async Task PostOkAsync(HttpClient client, HttpRequestMessage request)
     {
         using (request)
         using (var response = await client.SendAsync(request))
@@ -41,7 +41,7 @@ public sealed class AutomationFlowTests
         }
     }
 
-    private static async Task WaitInboxDrainedAsync(BotApp app)
+    internal static async Task WaitInboxDrainedAsync(BotApp app)
     {
         await Eventually.UntilAsync(
             () => app.Service<InboxStore>().GetStatsAsync(CancellationToken.None),

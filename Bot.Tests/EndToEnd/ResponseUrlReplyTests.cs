@@ -26,15 +26,6 @@ public sealed class ResponseUrlReplyTests
         text = new { content = Question },
     });
 
-    private static async Task PostOkAsync(HttpClient client, HttpRequestMessage request)
-    {
-        using (request)
-        using (var response = await client.SendAsync(request))
-        {
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        }
-    }
-
     private static async Task<(string State, long? ErrCode, string? Error)> ReplyOutcomeAsync(BotApp app)
     {
         await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath, "SELECT COUNT(*) FROM outbox WHERE kind = 'reply' AND completed_at IS NOT NULL", n => n == 1);
@@ -55,7 +46,7 @@ public sealed class ResponseUrlReplyTests
         using var client = app.CreateClient();
         var url = FakeResponseUrls.Url(app.WeCom, "fresh");
 
-        await PostOkAsync(client, app.SignedRobotPost(RobotText(url)));
+        await AutomationFlowTests.PostOkAsync(client, app.SignedRobotPost(RobotText(url)));
         await FakeWeCom.WaitForAsync(app.WeCom, "/response/fresh");
 
         Assert.That((await ReplyOutcomeAsync(app)).State, Is.EqualTo("sent"));
@@ -74,7 +65,7 @@ public sealed class ResponseUrlReplyTests
             Assert.That(await first.Content.ReadAsStringAsync(), Does.Contain("\"errcode\":0"));
         }
 
-        await PostOkAsync(client, app.SignedRobotPost(RobotText(url)));
+        await AutomationFlowTests.PostOkAsync(client, app.SignedRobotPost(RobotText(url)));
         var (state, errCode, error) = await ReplyOutcomeAsync(app);
 
         Assert.Multiple(() =>
@@ -96,7 +87,7 @@ public sealed class ResponseUrlReplyTests
         // WeCom issued it over an hour ago (the callback reached us late); by our clock it just arrived.
         var url = FakeResponseUrls.Url(app.WeCom, "expired", DateTimeOffset.UtcNow.AddMinutes(-61));
 
-        await PostOkAsync(client, app.SignedRobotPost(RobotText(url)));
+        await AutomationFlowTests.PostOkAsync(client, app.SignedRobotPost(RobotText(url)));
         var (state, errCode, error) = await ReplyOutcomeAsync(app);
 
         Assert.Multiple(() =>

@@ -35,8 +35,8 @@ public sealed class LotteryKeywordInForceTests
             ["wmEditedWord"] = ("钱七", ["生命周期/新客"]),
         });
         using var client = app.CreateClient();
-        await PostOkAsync(client, app.SignedPost(ChatCreated(Chat)));
-        await WaitInboxDrainedAsync(app);
+        await AutomationFlowTests.PostOkAsync(client, app.SignedPost(AutomationFlowTests.ChatCreated(Chat)));
+        await AutomationFlowTests.WaitInboxDrainedAsync(app);
 
         var rules = app.Service<RuleSetProvider>();
         var file = Path.Combine(app.RulesPath, "campaigns.yaml");
@@ -47,9 +47,9 @@ public sealed class LotteryKeywordInForceTests
         Assert.That(refusals.Single(), Does.Contain("keyword").And.Contain("stored definition stays in force"), "the edit was refused");
 
         var responseUrl = app.WeCom.Url + "/response/lottery";
-        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmStoredWord", Opened, responseUrl)));
-        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmEditedWord", Edited, responseUrl)));
-        await WaitInboxDrainedAsync(app);
+        await AutomationFlowTests.PostOkAsync(client, app.SignedRobotPost(AutomationFlowTests.RobotText(Chat, "wmStoredWord", Opened, responseUrl)));
+        await AutomationFlowTests.PostOkAsync(client, app.SignedRobotPost(AutomationFlowTests.RobotText(Chat, "wmEditedWord", Edited, responseUrl)));
+        await AutomationFlowTests.WaitInboxDrainedAsync(app);
 
         await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
             "SELECT COUNT(*) FROM lottery_entry WHERE lottery = 'weekend-coffee' AND external_user_id = 'wmStoredWord'", n => n == 1);
@@ -65,40 +65,13 @@ public sealed class LotteryKeywordInForceTests
         var section = yaml.IndexOf("lotteries:", StringComparison.Ordinal);
         await File.WriteAllTextAsync(file, yaml[..section] + "lotteries: []\n\n" + yaml[yaml.IndexOf("seeding:", StringComparison.Ordinal)..]);
         await WaitUntilAsync(() => Task.FromResult(rules.Current.Lotteries.Count == 0), "the rule file without the lottery was not reloaded");
-        await PostOkAsync(client, app.SignedRobotPost(RobotText("wmEditedWord", Opened, responseUrl)));
-        await WaitInboxDrainedAsync(app);
+        await AutomationFlowTests.PostOkAsync(client, app.SignedRobotPost(AutomationFlowTests.RobotText(Chat, "wmEditedWord", Opened, responseUrl)));
+        await AutomationFlowTests.WaitInboxDrainedAsync(app);
         await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath, "SELECT COUNT(*) FROM outbox WHERE completed_at IS NULL", n => n == 0);
         Assert.That(await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
             "SELECT COUNT(*) FROM lottery_entry WHERE external_user_id = 'wmEditedWord'", n => n == 0), Is.Zero);
         Assert.That(FakeWeCom.Calls(app.WeCom, "/response/lottery"), Has.Count.EqualTo(1));
     }
-
-    private static string ChatCreated(string chatId) =>
-        $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event><ChatId><![CDATA[{chatId}]]></ChatId><ChangeType><![CDATA[create]]></ChangeType></xml>";
-
-    private static string RobotText(string from, string text, string responseUrl) => JsonSerializer.Serialize(new
-    {
-        msgid = Guid.NewGuid().ToString("N"),
-        aibotid = "aibTEST",
-        chatid = Chat,
-        chattype = "group",
-        from = new { userid = from },
-        response_url = responseUrl,
-        msgtype = "text",
-        text = new { content = text },
-    });
-
-    private static async Task PostOkAsync(HttpClient client, HttpRequestMessage request)
-    {
-        using (request)
-        using (var response = await client.SendAsync(request))
-        {
-            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        }
-    }
-
-    private static Task WaitInboxDrainedAsync(BotApp app) =>
-        WaitUntilAsync(async () => (await app.Service<InboxStore>().GetStatsAsync(CancellationToken.None)).Pending == 0, "the inbox was not drained");
 
     private static Task WaitUntilAsync(Func<Task<bool>> done, string because) =>
         Eventually.UntilAsync(done, because, TimeSpan.FromSeconds(10));
