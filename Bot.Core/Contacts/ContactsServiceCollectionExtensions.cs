@@ -7,7 +7,7 @@ namespace Bot.Core.Contacts;
 public static class ContactsServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers customer opt-out storage and the contact budget, with their settings. <c>AddOutbox</c>, whose
+    /// Registers customer opt-out storage, the customer ledger (follows and tags) and the contact budget, with their settings. <c>AddOutbox</c>, whose
     /// dispatcher enforces both, registers them too: calling either or both, in any order, registers them once.
     /// Needs <c>AddStorage</c>.
     /// </summary>
@@ -28,6 +28,7 @@ public static class ContactsServiceCollectionExtensions
         services.AddOptionsWithValidateOnStart<ContactBudgetOptions, ContactBudgetOptionsValidator>().BindConfiguration(ContactBudgetOptions.Section);
         services.TryAddSingleton<ContactPreferenceStore>();
         services.TryAddSingleton<ContactBudget>();
+        services.TryAddSingleton<CustomerLedger>();
         return services;
     }
 }
