@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Bot.Core.Contacts;
 using Bot.Core.Observability;
 using Bot.Core.Outbox;
 using Bot.Core.Rules;
@@ -20,6 +21,7 @@ internal sealed partial class CallbackDispatcher(
     MessageHandler messages,
     GroupEventsHandler groupEvents,
     WeComDirectory directory,
+    CustomerLedger ledger,
     ILogger<CallbackDispatcher> logger) : ICallbackHandler
 {
     /// <summary>A callback as parsed by <see cref="Prepare"/>: its event, or why its body could not be read.</summary>
@@ -55,6 +57,16 @@ internal sealed partial class CallbackDispatcher(
         {
             case ExternalContactAdded added:
                 await contactAdded.HandleAsync(ruleSet, origin, added.UserId, added.ExternalUserId, added.State, added.WelcomeCode, ct);
+                // After the welcome is queued, so the ledger never spends the welcome code's 20 s. A half-added
+                // contact is not recorded: until the guide confirms, WeCom cannot deliver the guide's tasks to them.
+                await ledger.RecordFollowAsync(added.ExternalUserId, added.UserId, added.CreateTime, ct);
+                break;
+            case ExternalContactDeletedByGuide deleted:
+                await ledger.RecordUnfollowAsync(deleted.ExternalUserId, deleted.UserId, deleted.CreateTime, ct);
+                break;
+            case GuideDeletedByCustomer deleted:
+                // The guide may still list the customer, but WeCom delivers nothing from that guide to them any more.
+                await ledger.RecordUnfollowAsync(deleted.ExternalUserId, deleted.UserId, deleted.CreateTime, ct);
                 break;
             case ExternalContactHalfAdded half when !string.IsNullOrEmpty(half.WelcomeCode):
                 await contactAdded.HandleAsync(ruleSet, origin, half.UserId, half.ExternalUserId, half.State, half.WelcomeCode, ct);

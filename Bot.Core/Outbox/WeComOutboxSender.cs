@@ -1,3 +1,4 @@
+using Bot.Core.Contacts;
 using Bot.Core.Groups;
 using System.Net.Http.Json;
 using Bot.Core.Observability;
@@ -19,7 +20,8 @@ public sealed partial class WeComOutboxSender(
     BotMetrics metrics,
     TimeProvider time,
     ILogger<WeComOutboxSender> logger,
-    RobotAlarms robotAlarms) : IOutboxSender
+    RobotAlarms robotAlarms,
+    CustomerLedger ledger) : IOutboxSender
 {
     /// <summary>The named client for robot response_url replies (a full URL WeCom hands us, valid once for an hour).</summary>
     public const string ResponseUrlClient = "wecom-response-url";
@@ -226,11 +228,29 @@ public sealed partial class WeComOutboxSender(
         var missing = ids.Where(id => !present.Contains(id)).Distinct().ToList();
         if (missing.Count == 0)
         {
+            await RecordTagsAsync(payload, ct);
             return "no-op";
         }
         await api.MarkTagAsync(new MarkTagRequest { UserId = guide, ExternalUserId = payload.Customer, AddTags = missing }, ct);
         directory.ForgetCustomer(payload.Customer);
+        await RecordTagsAsync(payload, ct);
         return string.Join(',', missing);
+    }
+
+    /// <summary>
+    /// Records in our ledger the tags WeCom now has on the customer (tag audiences resolve from it). WeCom has already
+    /// applied them, so a failure here is logged and the send stays Sent: failing it would resend a done mark_tag.
+    /// </summary>
+    private async Task RecordTagsAsync(TagChange payload, CancellationToken ct)
+    {
+        try
+        {
+            await ledger.RecordTagsAsync(payload.Customer, payload.Tags, time.GetUtcNow(), ct);
+        }
+        catch (Exception ex)
+        {
+            Log.LedgerNotRecorded(logger, ex, payload.Customer);
+        }
     }
 
     private async Task<string?> ReplyAsync(ReplyMessage payload, CancellationToken ct)
@@ -326,6 +346,9 @@ public sealed partial class WeComOutboxSender(
 
         [LoggerMessage(21, LogLevel.Error, "Could not store the configuration alarm of group robot {Robot}; its posts are not paused")]
         public static partial void RobotAlarmNotStored(ILogger logger, Exception exception, string robot);
+
+        [LoggerMessage(23, LogLevel.Warning, "mark_tag succeeded for {ExternalUserId} but the customer ledger did not record its tags; tag audiences miss them until the next tagging")]
+        public static partial void LedgerNotRecorded(ILogger logger, Exception exception, string externalUserId);
 
         [LoggerMessage(22, LogLevel.Debug, "Group robot {Robot} is paused by a configuration alarm; its post waits")]
         public static partial void RobotPaused(ILogger logger, string robot);
