@@ -32,4 +32,25 @@ public sealed class CustomerLedgerHostTests
             Assert.That(tagged, Is.EqualTo(new[] { "wmLedgerA" }));
         });
     }
+
+    [Test]
+    public async Task A_del_follow_user_callback_ends_the_follow()
+    {
+        using var app = new BotApp(editRules: path => FakeWeCom.RemoveWelcomeTimeWindow(path));
+        FakeWeCom.StubAll(app.WeCom);
+        using var client = app.CreateClient();
+        var added = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        await AutomationFlowTests.PostOkAsync(client, app.SignedPost(BotApp.ContactAdded("wmLedgerB", "WELCOME-LEDGER-B", guide: "guide01", createTime: added)));
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM customer_follows WHERE external_user_id = 'wmLedgerB' AND removed_at IS NULL", n => n == 1);
+        await AutomationFlowTests.PostOkAsync(client, app.SignedPost(Deleted("del_follow_user", "wmLedgerB", "guide01", added + 1)));
+
+        await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
+            "SELECT COUNT(*) FROM customer_follows WHERE external_user_id = 'wmLedgerB' AND removed_at IS NOT NULL", n => n == 1);
+        Assert.That(await app.Service<CustomerLedger>().GuidesAsync(["wmLedgerB"], CancellationToken.None), Is.Empty);
+    }
+
+    private static string Deleted(string changeType, string externalUserId, string guide, long createTime) =>
+        $"<xml><ToUserName><![CDATA[{BotApp.CorpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{createTime}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[{changeType}]]></ChangeType><UserID><![CDATA[{guide}]]></UserID><ExternalUserID><![CDATA[{externalUserId}]]></ExternalUserID></xml>";
 }
