@@ -2,6 +2,7 @@ using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.Campaigns.Preflight;
 using Bot.Core.Campaigns.Seeding;
+using Bot.Core.Contacts;
 using Bot.Core.Groups;
 using Bot.Core.Outbox;
 using Bot.Core.Rules;
@@ -53,8 +54,11 @@ public static class CampaignsServiceCollectionExtensions
         services.AddOptionsWithValidateOnStart<MassMessageOptions, MassMessageOptionsValidator>().BindConfiguration(MassMessageOptions.Section);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<MassMessageStore>();
+        services.TryAddSingleton<CustomerLedger>();
+        services.TryAddSingleton<BroadcastPlanner>();
         services.TryAddSingleton(static sp => new BroadcastService(
-            sp.GetRequiredService<BotDatabase>(), sp.GetRequiredService<OutboxWriter>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<BotDatabase>(), sp.GetRequiredService<OutboxWriter>(), sp.GetRequiredService<BroadcastPlanner>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<SeedingStore>();
         services.TryAddSingleton<MassMessageReconciler>();
         services.TryAddSingleton<MassMessageTracker>();

@@ -36,6 +36,23 @@ public sealed class ContactPreferenceStore(BotDatabase database)
         var value = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(sql, new { ExternalUserId = externalUserId }, cancellationToken: ct));
         return value == 1;
     }
+
+    /// <summary>Which of <paramref name="externalUserIds"/> have opted out: one query per 500, for a task of thousands.</summary>
+    public async Task<IReadOnlySet<string>> OptedOutAmongAsync(IReadOnlyCollection<string> externalUserIds, CancellationToken ct)
+    {
+        const string sql = "SELECT external_user_id FROM contact_preferences WHERE opted_out = 1 AND external_user_id IN @Ids";
+        var optedOut = new HashSet<string>(StringComparer.Ordinal);
+        if (externalUserIds.Count == 0)
+        {
+            return optedOut;
+        }
+        await using var connection = await database.OpenAsync(ct);
+        foreach (var chunk in externalUserIds.Chunk(500))
+        {
+            optedOut.UnionWith(await connection.QueryAsync<string>(new CommandDefinition(sql, new { Ids = chunk }, cancellationToken: ct)));
+        }
+        return optedOut;
+    }
 }
 
 [SqlServerStatements]

@@ -181,34 +181,52 @@ internal sealed record GroupPost(GroupPostPurpose Purpose, string Channel, strin
 }
 
 /// <summary>
-/// One target of an operator's broadcast, sent as add_msg_template by <see cref="Sender"/>. The attachments are the
-/// operator's JSON as given, so the stored body is exactly what WeCom receives.
+/// One add_msg_template task of an operator's broadcast: <see cref="Sender"/>'s customers or owned groups, up to WeCom's
+/// limit per task (<see cref="MaxCustomers"/>, <see cref="MaxGroups"/>). Each recipient is admitted on its own (opt-out,
+/// receiving rule, sender cap, contact budget; see <see cref="OutboxRecipients"/>), so the stored body always lists
+/// exactly the recipients the call carries. The attachments are the operator's JSON as given.
 /// </summary>
-internal sealed record BroadcastMessage(string Recipient, bool ToGroup, string Sender, string Text, JsonArray? Attachments) : OutboundAction
+internal sealed record BroadcastMessage(IReadOnlyList<string> Recipients, bool ToGroup, string Sender, string Text, JsonArray? Attachments) : OutboundAction
 {
+    /// <summary>external_userid per task (FACTS §5.6).</summary>
+    public const int MaxCustomers = 10_000;
+
+    /// <summary>chat_id_list per task (FACTS-2 §5.1).</summary>
+    public const int MaxGroups = 2_000;
+
     public static readonly OutboundKind Definition = new(OutboxKinds.Broadcast, OutboxLane.Bulk, IsIdempotent: false, Read)
     {
         BudgetedByDefault = true,
+        CarriesRecipients = true,
     };
 
     public override OutboundKind Kind => Definition;
-    public override string Target => Recipient;
-    public override string? ExternalUserId => ToGroup ? null : Recipient;
-    public override QuotaSubject QuotaSubject => SubjectFor(ToGroup, Sender, Recipient);
 
-    /// <summary>What one broadcast item counts against; pre-flight takes the same, so both see the same counters.</summary>
+    // A task for one recipient is addressed to them, as every row stored before tasks were grouped is (Read understands
+    // both); a task for many is the sender's, its recipients in the payload and in outbox_recipients.
+    public override string Target => Recipients.Count == 1 ? Recipients[0] : Sender;
+    public override string? ExternalUserId => !ToGroup && Recipients.Count == 1 ? Recipients[0] : null;
+
+    /// <summary>The call itself counts against the API's own quotas only; each recipient's allowances are taken apiece.</summary>
+    public override QuotaSubject QuotaSubject => new(WeComApis.AddMsgTemplate.Name, Sender: Sender);
+
+    /// <summary>What one recipient counts against; pre-flight takes the same, so both see the same counters.</summary>
     public static QuotaSubject SubjectFor(bool toGroup, string sender, string target) =>
         toGroup
             ? new QuotaSubject(WeComApis.AddMsgTemplate.Name, Sender: sender, ChatIds: [target])
             : new QuotaSubject(WeComApis.AddMsgTemplate.Name, Sender: sender, ExternalUserIds: [target]);
 
-    // The payload is add_msg_template's body for this one target, so the sender posts it as it is.
+    public QuotaSubject SubjectFor(string recipient) => SubjectFor(ToGroup, Sender, recipient);
+
+    public BroadcastMessage WithRecipients(IReadOnlyList<string> recipients) => this with { Recipients = recipients };
+
+    // The payload is add_msg_template's body, so the sender posts it as it is.
     public override string ToPayload()
     {
         var body = new JsonObject
         {
             ["chat_type"] = ToGroup ? ChatTypes.Group : ChatTypes.Single,
-            [ToGroup ? "chat_id_list" : "external_userid"] = new JsonArray(Recipient),
+            [ToGroup ? "chat_id_list" : "external_userid"] = new JsonArray(Recipients.Select(r => (JsonNode)JsonValue.Create(r)).ToArray()),
             ["sender"] = Sender,
             ["text"] = new JsonObject { ["content"] = Text },
         };
@@ -225,9 +243,17 @@ internal sealed record BroadcastMessage(string Recipient, bool ToGroup, string S
     private static BroadcastMessage Read(OutboxItem item)
     {
         var body = JsonNode.Parse(item.Payload)?.AsObject() ?? throw new System.Text.Json.JsonException("empty broadcast payload");
+        var toGroup = body["chat_type"]?.GetValue<string>() == ChatTypes.Group;
+        var recipients = (body[toGroup ? "chat_id_list" : "external_userid"]?.AsArray() ?? [])
+            .Select(n => n?.GetValue<string>() ?? "").Where(r => r.Length > 0).ToList();
+        if (recipients.Count == 0 && item.Target.Length > 0)
+        {
+            // A row whose body names no list (stored by hand, or before bodies carried it) is for its target alone.
+            recipients.Add(item.Target);
+        }
         return new(
-            item.Target,
-            body["chat_type"]?.GetValue<string>() == ChatTypes.Group,
+            recipients,
+            toGroup,
             body["sender"]?.GetValue<string>() ?? "",
             body["text"]?["content"]?.GetValue<string>() ?? "",
             body["attachments"]?.AsArray());

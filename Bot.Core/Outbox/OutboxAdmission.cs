@@ -130,6 +130,12 @@ internal sealed partial class OutboxAdmission(
     /// <summary>The item's API quotas and, for a budgeted kind, its contact budget: one all-or-nothing decision.</summary>
     private IReadOnlyList<QuotaLimit> LimitsFor(OutboxItem item)
     {
+        if (OutboxKinds.Find(item.Kind) is { CarriesRecipients: true })
+        {
+            // The call's own counters only: each recipient's allowances and budget are taken apiece (OutboxRecipients).
+            // Rows stored before tasks carried many recipients name theirs in the subject, hence the API alone here.
+            return catalog.LimitsFor(new QuotaSubject(item.QuotaSubject.Api, Sender: item.QuotaSubject.Sender));
+        }
         var limits = catalog.LimitsFor(item.QuotaSubject);
         return budget?.AddTo(limits, item.Kind, item.Target, OutboxKinds.TargetsGroup(item.Kind), item.ExternalUserId, item.QuotaSubject) ?? limits;
     }

@@ -24,6 +24,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
     private readonly BotMetrics? _metrics;
     private readonly OutboxAdmission _admission;
     private readonly OutboxOutcomes _outcomes;
+    private readonly OutboxRecipients _recipients;
     private readonly ConcurrentDictionary<long, Task> _running = new();
     private long _taskSequence;
     private int _inFlight;
@@ -54,6 +55,7 @@ public sealed partial class OutboxDispatcher : BackgroundService
         // Both log as the dispatcher: operators know the outbox's messages by that one category.
         _outcomes = new OutboxOutcomes(store, limiter, _options, time, logger, metrics);
         _admission = new OutboxAdmission(limiter, catalog, _outcomes, _options, time, logger, metrics, preferences, budget);
+        _recipients = new OutboxRecipients(store.Database, store, limiter, catalog, _options, _outcomes, time, logger, metrics, preferences, budget);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -193,6 +195,18 @@ public sealed partial class OutboxDispatcher : BackgroundService
             return;
         }
 
+        // A task for many recipients admits each on its own; it goes with those that may receive now (not cancellable:
+        // the call is marked as starting, and an admission cut off would leave the item to be called unknown).
+        RecipientBatch? batch = null;
+        if (OutboxKinds.Find(item.Kind) is { CarriesRecipients: true } kind && kind.Read(item) is BroadcastMessage task)
+        {
+            if (await _recipients.AdmitAsync(item, task, CancellationToken.None) is not { } admitted)
+            {
+                return;
+            }
+            (batch, item) = (admitted, admitted.Item);
+        }
+
         // From here the call may reach WeCom, so it runs to completion and is recorded even during shutdown.
         OutboxSendOutcome outcome;
         DateTimeOffset? inDoubt;
@@ -211,6 +225,10 @@ public sealed partial class OutboxDispatcher : BackgroundService
             inDoubt = callStartedAt;
         }
         await _outcomes.RecordAsync(item, limits, decision.TakenAt, outcome, inDoubt);
+        if (batch is not null)
+        {
+            await _recipients.RecordOutcomeAsync(batch, outcome);
+        }
     }
 
     /// <summary>The recorded reason (before the counter's key) of an item dropped by a contact budget whose kind drops.</summary>

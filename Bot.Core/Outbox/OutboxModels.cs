@@ -79,6 +79,12 @@ internal sealed record OutboundKind(string Name, OutboxLane Lane, bool IsIdempot
     /// <summary>Its target is a customer group, whose contact budget it spends when the kind is budgeted.</summary>
     public bool TargetsGroup { get; init; }
 
+    /// <summary>
+    /// One item carries many recipients (a mass-message task), each admitted on its own and tracked in
+    /// outbox_recipients; the item's own quota subject names only what the call itself spends.
+    /// </summary>
+    public bool CarriesRecipients { get; init; }
+
     /// <summary>A message the bot starts on its own, which spends the contact budget unless configured otherwise.</summary>
     public bool BudgetedByDefault { get; init; }
 

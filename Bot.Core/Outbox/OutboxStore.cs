@@ -12,6 +12,32 @@ namespace Bot.Core.Outbox;
 /// </summary>
 public sealed class OutboxStore(BotDatabase database)
 {
+    internal BotDatabase Database => database;
+
+    /// <summary>The mass-message tasks that carry <paramref name="recipient"/> (a customer or a group), newest first.</summary>
+    public async Task<IReadOnlyList<OutboxRecipient>> ListByRecipientAsync(string recipient, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT r.outbox_id AS OutboxId, r.recipient AS Recipient, r.state AS State, r.error AS Error, o.broadcast_id AS BroadcastId
+            FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id
+            WHERE r.recipient = @Recipient ORDER BY r.outbox_id DESC
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return (await connection.QueryAsync<OutboxRecipient>(new CommandDefinition(sql, new { Recipient = recipient }, cancellationToken: ct))).ToList();
+    }
+
+    /// <summary>Every recipient of a broadcast's tasks and where each stands, in task then recipient order.</summary>
+    public async Task<IReadOnlyList<OutboxRecipient>> ListRecipientsAsync(long broadcastId, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT r.outbox_id AS OutboxId, r.recipient AS Recipient, r.state AS State, r.error AS Error
+            FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox_id
+            WHERE o.broadcast_id = @BroadcastId ORDER BY r.outbox_id, r.recipient
+            """;
+        await using var connection = await database.OpenAsync(ct);
+        return (await connection.QueryAsync<OutboxRecipient>(new CommandDefinition(sql, new { BroadcastId = broadcastId }, cancellationToken: ct))).ToList();
+    }
+
     private readonly string _insertSql = database.Dialect.Pick(OutboxSqliteStatements.Insert, OutboxSqlServerStatements.Insert);
     private readonly string _claimSql = database.Dialect.Pick(OutboxSqliteStatements.Claim, OutboxSqlServerStatements.Claim);
     private readonly string _recoverUnknownSql = database.Dialect.Pick(OutboxSqliteStatements.RecoverUnknown, OutboxSqlServerStatements.RecoverUnknown);
@@ -220,7 +246,15 @@ public sealed class OutboxStore(BotDatabase database)
             WHERE id = @Id AND state = 'unknown'
               AND (@RemoteIds IS NULL OR NOT EXISTS (SELECT 1 FROM outbox other WHERE other.remote_ids = @RemoteIds))
             """;
-        return await database.ExecuteCombinedAsync(sql, new { Id = id, State = ToText(state), RemoteIds = remoteIds, Note = Truncate(note) }) == 1;
+        // The task's recipients in doubt follow it: those it carried were sent with it, or with it never were.
+        const string recipients = "UPDATE outbox_recipients SET state = @State, error = @Note WHERE outbox_id = @Id AND state IN ('unknown', 'pending')";
+        var parameters = new { Id = id, State = ToText(state), RemoteIds = remoteIds, Note = Truncate(note) };
+        if (await database.ExecuteCombinedAsync(sql, parameters) != 1)
+        {
+            return false;
+        }
+        await database.ExecuteCombinedAsync(recipients, parameters);
+        return true;
     }
 
     /// <summary>Whether some item already records <paramref name="remoteId"/>, so reconciliation never gives one task to two items.</summary>

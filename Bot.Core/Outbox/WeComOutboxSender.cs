@@ -178,10 +178,11 @@ public sealed partial class WeComOutboxSender(
                 return await PostToGroupAsync(post, ct);
             case BroadcastMessage broadcast:
                 var request = broadcast.Request();
-                if (broadcast.ToGroup)
+                if (broadcast.ToGroup && broadcast.Recipients.Count == 1)
                 {
-                    // A group task reaches only the group's owner, whoever the operator named (FACTS-2 5.1).
-                    request = request with { Sender = (await directory.GetGroupAsync(broadcast.Recipient, ct)).Owner };
+                    // A group task reaches only the group's owner (FACTS-2 5.1). Tasks are planned by owner; a one-group
+                    // task (rows stored before that planning named the operator's sender) asks again, which the cache answers.
+                    request = request with { Sender = (await directory.GetGroupAsync(broadcast.Recipients[0], ct)).Owner };
                 }
                 return MassMessageOutcome(await api.AddMsgTemplateAsync(request, ct), [.. request.ExternalUserIds ?? [], .. request.ChatIds ?? []]);
             case GroupWelcomeTemplateUpload upload:

@@ -91,13 +91,20 @@ public static class AdminEndpoints
 
     /// <summary>What a customer received, was tagged or entered, and why (rule, file, line, rule-set version), newest first.</summary>
     /// <summary>What a customer was sent, tagged with or entered, newest first; each outbox item carries its rule and callback.</summary>
-    public sealed record CustomerExplanation(string ExternalUserId, IReadOnlyList<OutboxItem> Outbox, IReadOnlyList<LotteryEntryRecord> LotteryEntries);
+    /// <summary>A customer's outbound history: items addressed to them, and mass-message tasks they were a recipient of.</summary>
+    public sealed record CustomerExplanation(string ExternalUserId, IReadOnlyList<OutboxItem> Outbox, IReadOnlyList<LotteryEntryRecord> LotteryEntries)
+    {
+        public IReadOnlyList<OutboxRecipient> MassMessages { get; init; } = [];
+    }
 
     private static async Task<Ok<CustomerExplanation>> ExplainAsync(string externalUserId, OutboxStore outbox, LotteryService lotteries, CancellationToken ct, int limit = 100) =>
         TypedResults.Ok(new CustomerExplanation(
             externalUserId,
             await outbox.ListByCustomerAsync(externalUserId, Math.Clamp(limit, 1, 1000), ct),
-            await lotteries.EntriesOfAsync(externalUserId, ct)));
+            await lotteries.EntriesOfAsync(externalUserId, ct))
+        {
+            MassMessages = await outbox.ListByRecipientAsync(externalUserId, ct),
+        });
 
     private static async Task<Results<Created<BroadcastSummary>, ValidationProblem>> StartBroadcastAsync(BroadcastRequest request, BroadcastService broadcasts, CancellationToken ct)
     {

@@ -96,11 +96,11 @@ public static class BotCommands
     {
         var groups = new Option<string>("--groups") { Description = "Comma-separated chat ids: a broadcast to these groups, or the groups of a seeding run." };
         var customers = new Option<string>("--customers") { Description = "Comma-separated external_userids: a broadcast to these customers." };
-        var sender = new Option<string>("--sender") { Description = "The member who sends the broadcast." };
+        var sender = new Option<string>("--sender") { Description = "Customers only, optional: the member whose task carries them all (default: each customer's guide)." };
         var seeding = new Option<string>("--seeding") { Description = "A seeding script: its run started now (cron: at its next time)." };
         var lottery = new Option<string>("--lottery") { Description = "A lottery: its announcement in each group it has entries from, at the draw time." };
         var preflight = new Command("preflight",
-            "Before a broadcast (--groups or --customers with --sender), a seeding run (--seeding [--groups]) or a lottery announcement (--lottery): per target allowed, delayed or skipped under the quotas, and the estimated finish. Reads the shared Redis counters when Redis is configured.")
+            "Before a broadcast (--groups, or --customers [--sender]), a seeding run (--seeding [--groups]) or a lottery announcement (--lottery): per target allowed, delayed or skipped under the quotas, and the estimated finish. Reads the shared Redis counters when Redis is configured.")
         {
             groups, customers, sender, seeding, lottery,
         };
@@ -110,11 +110,7 @@ public static class BotCommands
                 + (result.GetResult(seeding) is null && (result.GetResult(groups) is not null || result.GetResult(customers) is not null) ? 1 : 0);
             if (given != 1 || (result.GetResult(groups) is not null && result.GetResult(customers) is not null))
             {
-                result.AddError("give one of: --groups or --customers (with --sender), --seeding (optionally with --groups), --lottery");
-            }
-            else if (result.GetResult(seeding) is null && result.GetResult(lottery) is null && result.GetResult(sender) is null)
-            {
-                result.AddError("a broadcast pre-flight needs --sender");
+                result.AddError("give one of: --groups or --customers (optionally with --sender), --seeding (optionally with --groups), --lottery");
             }
         });
         preflight.SetAction((parse, _) =>
@@ -134,7 +130,7 @@ public static class BotCommands
             }
             var toGroups = parse.GetValue(groups) is not null;
             return PreflightVerbs.PreflightAsync(toGroups ? BroadcastTargetKind.Groups : BroadcastTargetKind.Customers,
-                (toGroups ? parse.GetValue(groups) : parse.GetValue(customers))!, parse.GetValue(sender)!, output, error);
+                (toGroups ? parse.GetValue(groups) : parse.GetValue(customers))!, parse.GetValue(sender), output, error);
         });
         return preflight;
     }

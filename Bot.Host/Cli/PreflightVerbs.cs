@@ -1,6 +1,7 @@
 using Bot.Core.Campaigns.Preflight;
 using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.Contacts;
+using Bot.Core.Groups;
 using Bot.Core.RateLimiting;
 using Bot.Core.Campaigns.Lottery;
 using Bot.Core.Rules;
@@ -13,15 +14,22 @@ namespace Bot.Host.Cli;
 /// <summary>preflight: what a broadcast, a seeding run or a lottery announcement would meet under the quotas, before it is started.</summary>
 internal static class PreflightVerbs
 {
-    internal static async Task<int> PreflightAsync(BroadcastTargetKind kind, string list, string sender, TextWriter output, TextWriter error)
+    internal static async Task<int> PreflightAsync(BroadcastTargetKind kind, string list, string? sender, TextWriter output, TextWriter error)
     {
         var builder = BotCommands.CommandHostBuilder();
         WarnWithoutRedis(builder, error);
         builder.AddRateLimiting();
         // The contact budget is counted like the quotas, so the outlook shows it too.
         builder.AddContacts();
+        // The tasks are planned from the service's own database: who follows each customer, who owns each group.
+        builder.AddStorage();
+        builder.Services.AddSingleton<CustomerLedger>();
+        builder.Services.AddSingleton<CustomerGroupStore>();
+        builder.Services.AddSingleton(sp => new BroadcastPlanner(sp.GetRequiredService<CustomerLedger>(), sp.GetRequiredService<CustomerGroupStore>()));
         builder.Services.AddSingleton<QuotaPreflight>();
         using var host = builder.Build();
+        // The service applies these at start; a pre-flight run before its first start finds the same tables.
+        await host.Services.GetRequiredService<MigrationRunner>().ApplyAsync(CancellationToken.None);
         var targets = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var report = await host.Services.GetRequiredService<QuotaPreflight>().CheckAsync(kind, sender, targets, CancellationToken.None);
         if (report is null)
@@ -35,6 +43,15 @@ internal static class PreflightVerbs
         {
             output.WriteLine($"{t.Target,-32} {t.Status,-8} {t.At,-20:u} {t.ReceivingRuleRemaining?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-",-5} {t.BlockedBy ?? "-"}");
         }
+        foreach (var task in report.Tasks ?? [])
+        {
+            output.WriteLine($"task: {task.Sender} carries {task.Recipients}");
+        }
+        foreach (var u in report.Unassigned ?? [])
+        {
+            output.WriteLine($"unassigned: {u.Recipient}: {u.Reason}");
+        }
+        output.WriteLine($"{report.Tasks?.Count ?? 0} mass-message tasks, one per member");
         output.WriteLine($"{report.Allowed} allowed, {report.Delayed} delayed, {report.Skipped} skipped; "
             + (report.EstimatedFinishAt is { } finish ? $"estimated finish {finish:u}" : "nothing would go out in this period"));
         return 0;

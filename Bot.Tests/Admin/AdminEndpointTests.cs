@@ -96,11 +96,15 @@ public sealed class AdminEndpointTests
             Assert.That(progress.RootElement.GetProperty("byState").GetProperty("Sent").GetInt32(), Is.EqualTo(2));
             Assert.That(progress.RootElement.GetProperty("finishedAt").ValueKind, Is.EqualTo(JsonValueKind.String));
         }
-        var sentTo = app.WeCom.LogEntries
+        // Both groups are guide01's: one task carries them, as WeCom takes up to 2,000 chat ids in one.
+        var tasks = app.WeCom.LogEntries
             .Where(e => e.RequestMessage?.Path == "/cgi-bin/externalcontact/add_msg_template")
-            .Select(e => JsonDocument.Parse(e.RequestMessage!.Body!).RootElement.GetProperty("chat_id_list")[0].GetString())
+            .Select(e => JsonDocument.Parse(e.RequestMessage!.Body!).RootElement)
             .ToList();
-        Assert.That(sentTo, Is.EquivalentTo(new[] { "wrChatAutumnA", "wrChatAutumnB" }));
+        Assert.That(tasks, Has.Count.EqualTo(1));
+        Assert.That(tasks[0].GetProperty("chat_id_list").EnumerateArray().Select(c => c.GetString()),
+            Is.EquivalentTo(new[] { "wrChatAutumnA", "wrChatAutumnB" }));
+        Assert.That(tasks[0].GetProperty("sender").GetString(), Is.EqualTo("guide01"));
     }
 
     [Test]

@@ -42,7 +42,7 @@ public sealed class CommandLineTests
     [TestCase("rules", "check", "rules/", "--bogus")]
     [TestCase("rules", "simulate", "rules/")]
     [TestCase("preflight", "--lottery", "weekend-coffee", "--seeding", "vip-warm-up")]
-    [TestCase("preflight", "--groups", "wrA")]
+    [TestCase("preflight", "--groups", "wrA", "--customers", "wmA")]
     [TestCase("explain")]
     public async Task A_missing_or_unknown_argument_is_a_usage_error(params string[] args)
     {

@@ -263,17 +263,8 @@ public sealed class ContactBudgetTests
     }
 
     /// <summary>The broadcast's items that are pending, sent or failed (one being sent is in none of these lists).</summary>
-    private static async Task<IReadOnlyList<OutboxItem>> WaitForAsync(BotApp app, long broadcastId, Func<IReadOnlyList<OutboxItem>, bool> done)
-    {
-        var store = app.Service<OutboxStore>();
-        return await Eventually.UntilAsync(
-            async () => (IReadOnlyList<OutboxItem>)(await store.ListByStateAsync(OutboxState.Pending, 1000, CancellationToken.None))
-                .Concat(await store.ListByStateAsync(OutboxState.Sent, 1000, CancellationToken.None))
-                .Concat(await store.ListByStateAsync(OutboxState.Failed, 1000, CancellationToken.None))
-                .Where(i => i.BroadcastId == broadcastId).ToList(),
-            items => items.Count > 0 && done(items),
-            items => $"broadcast {broadcastId} is at: {string.Join(", ", items.Select(i => $"{i.Target}={i.State}"))}", Timeout);
-    }
+    private static Task<IReadOnlyList<RecipientView>> WaitForAsync(BotApp app, long broadcastId, Func<IReadOnlyList<RecipientView>, bool> done) =>
+        BroadcastRecipients.WaitForAsync(app, broadcastId, done, Timeout);
 
     /// <summary>Runs a verb as production does: configuration from the process environment.</summary>
     private static async Task<(int? Exit, string[] Lines)> RunCliAsync(Dictionary<string, string?> settings, string[] args)

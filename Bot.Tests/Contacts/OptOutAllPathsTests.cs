@@ -69,6 +69,7 @@ public sealed class OptOutAllPathsTests
         await PostAsync(client, app.SignedPost(ChatAddMembers(Chat, OptedOut, Control)));
 
         using var admin = app.CreateAdminClient();
+        long broadcastId;
         using (var created = await admin.PostAsJsonAsync("/admin/broadcasts", new
         {
             name = "winter-menu",
@@ -79,6 +80,7 @@ public sealed class OptOutAllPathsTests
         }))
         {
             Assert.That(created.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+            broadcastId = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetInt64();
         }
 
         // Every path was live: the control customer received each of them.
@@ -93,7 +95,9 @@ public sealed class OptOutAllPathsTests
         var controlTags = await FakeWeCom.WaitForAsync(app.WeCom, "externalcontact/mark_tag", count: 4, where: e => Field(e, "external_userid") == Control, timeout: Timeout);
 
         // Every item addressed to the opted-out customer has ended.
-        var items = await WaitForItemsAsync(app, OptedOut, all => all.Count == 9 && all.All(i => i.State is not (OutboxState.Pending or OutboxState.Sending)));
+        // The broadcast is one task for both customers: the opted-out one is refused as its recipient.
+        var recipients = await BroadcastRecipients.WaitForAsync(app, broadcastId, rs => rs.All(r => r.State != OutboxState.Pending), Timeout);
+        var items = await WaitForItemsAsync(app, OptedOut, all => all.Count == 8 && all.All(i => i.State is not (OutboxState.Pending or OutboxState.Sending)));
         Assert.Multiple(() =>
         {
             Assert.That(Text(greeting), Does.Contain(ControlName).And.Not.Contain(OptedOutName));
@@ -113,8 +117,12 @@ public sealed class OptOutAllPathsTests
                 OutboxKinds.Reply, OutboxKinds.TagChange,   // one-to-one keywords
                 OutboxKinds.Reply, OutboxKinds.TagChange,   // lottery entry reply, winner tag
                 OutboxKinds.TagChange,                      // group join
-                OutboxKinds.Broadcast,
             }));
+            Assert.That(recipients.Single(r => r.Target == OptedOut), Is.EqualTo(recipients.Single(r => r.Target == OptedOut) with
+            {
+                State = OutboxState.Failed, LastError = OutboxDispatcher.CustomerOptedOut,
+            }));
+            Assert.That(recipients.Single(r => r.Target == Control).State, Is.EqualTo(OutboxState.Sent));
             Assert.That(refused.Select(i => $"{i.Kind}: {i.State}, {i.LastError}, attempts {i.Attempts}"),
                 Has.All.EndWith($": {OutboxState.Failed}, {OutboxDispatcher.CustomerOptedOut}, attempts 0"));
 
@@ -130,7 +138,7 @@ public sealed class OptOutAllPathsTests
 
         // Operators see each refusal and why, and the lottery entry the customer made.
         var explanation = await admin.GetFromJsonAsync<Explanation>($"/admin/customers/{OptedOut}/explain", Json);
-        Assert.That(explanation!.Outbox.Count(i => i.State == OutboxState.Failed && i.LastError == OutboxDispatcher.CustomerOptedOut), Is.EqualTo(8));
+        Assert.That(explanation!.Outbox.Count(i => i.State == OutboxState.Failed && i.LastError == OutboxDispatcher.CustomerOptedOut), Is.EqualTo(7));
         Assert.That(explanation.LotteryEntries.Select(e => e.Lottery), Is.EqualTo(new[] { "weekend-coffee" }));
     }
 

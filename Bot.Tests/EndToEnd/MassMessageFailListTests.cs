@@ -24,20 +24,29 @@ public sealed class MassMessageFailListTests
         const string unknown = FakeWeCom.UnknownCustomerPrefix + "0001";
 
         var id = await BroadcastAsync(app, BroadcastTargetKind.Customers, "guide01", "wmKNOWN0001", unknown);
-        var items = await WaitForSettledAsync(app, id, 2);
+        var recipients = await WaitForRecipientsAsync(app, id, 2);
 
-        var refused = items.Single(i => i.Target == unknown);
+        // One task carries both; WeCom takes one and lists the other in fail_list.
+        var refused = recipients.Single(r => r.Recipient == unknown);
+        var task = (await app.Service<OutboxStore>().ListByStateAsync(OutboxState.Sent, 10, CancellationToken.None)).Single(i => i.BroadcastId == id);
         var preflight = await PreflightAsync(app, BroadcastTargetKind.Customers, "guide01", unknown, "wmKNOWN0001");
         Assert.Multiple(() =>
         {
-            Assert.That(items.Single(i => i.Target == "wmKNOWN0001").State, Is.EqualTo(OutboxState.Sent));
-            Assert.That(refused.State, Is.EqualTo(OutboxState.Failed), "WeCom refused it: it was not sent");
-            Assert.That(refused.LastError, Does.Contain("无效或无法发送的 external_userid 或 chatid").And.Contain(unknown));
-            Assert.That(refused.RemoteIds, Is.Null, "no task carries it, so the tracker does not wait for its confirmation");
+            Assert.That(recipients.Single(r => r.Recipient == "wmKNOWN0001").State, Is.EqualTo(OutboxRecipientStates.Sent));
+            Assert.That(refused.State, Is.EqualTo(OutboxRecipientStates.Failed), "WeCom refused it: it was not sent");
+            Assert.That(refused.Error, Does.Contain("无效或无法发送的 external_userid 或 chatid").And.Contain(unknown));
+            Assert.That(task.RemoteIds, Is.Not.Null, "the task WeCom created carries the customer it took");
             Assert.That(preflight[unknown], Is.EqualTo("Allowed"), "the refused customer's receiving-rule allowance was given back");
             Assert.That(preflight["wmKNOWN0001"], Is.EqualTo("Skipped"), "the delivered customer's allowance stays spent (1 per day)");
         });
     }
+
+    /// <summary>The broadcast's recipients once <paramref name="count"/> of them are settled (sent or failed).</summary>
+    internal static Task<IReadOnlyList<OutboxRecipient>> WaitForRecipientsAsync(BotApp app, long broadcastId, int count) =>
+        Eventually.UntilAsync(
+            () => app.Service<OutboxStore>().ListRecipientsAsync(broadcastId, CancellationToken.None),
+            rs => rs.Count(r => r.State is OutboxRecipientStates.Sent or OutboxRecipientStates.Failed) >= count,
+            rs => $"broadcast {broadcastId} recipients: {string.Join(", ", rs.Select(r => $"{r.Recipient}={r.State}"))}", Timeout);
 
     [Test]
     public async Task A_group_broadcast_goes_to_each_group_as_its_owner_whoever_the_operator_named()

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Bot.Core.Outbox;
 using Bot.Core.Campaigns.MassMessages;
+using Bot.Core.Groups;
+using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Bot.Tests.Outbox;
@@ -17,25 +19,89 @@ public sealed class BroadcastServiceTests
         Targets = chatIds,
     };
 
+    private static async Task OwnedAsync(OutboxRig rig, string owner, params string[] chatIds)
+    {
+        var groups = new CustomerGroupStore(rig.Instance.Database, TimeProvider.System);
+        foreach (var chatId in chatIds)
+        {
+            await groups.UpsertAsync(chatId, $"群 {chatId}", owner, CancellationToken.None);
+        }
+    }
+
     [Test]
-    public async Task Starting_a_broadcast_stores_one_bulk_lane_item_per_distinct_group()
+    public async Task Starting_a_broadcast_stores_one_bulk_lane_task_per_group_owner_carrying_their_groups()
     {
         await using var rig = await OutboxRig.CreateAsync(new FakeTimeProvider());
+        await OwnedAsync(rig, "zhangsan", "wrA", "wrC");
+        await OwnedAsync(rig, "lisi", "wrB");
 
-        var broadcast = await rig.Instance.Broadcasts.StartAsync(Groups("wrA", "wrB", "wrA", " "), CancellationToken.None);
+        var broadcast = await rig.Instance.Broadcasts.StartAsync(Groups("wrA", "wrB", "wrA", " ", "wrC"), CancellationToken.None);
 
-        Assert.That(broadcast.Total, Is.EqualTo(2));
+        Assert.That(broadcast.Total, Is.EqualTo(3));
+        Assert.That(broadcast.Tasks, Is.EqualTo(2));
         var items = await rig.Store.ListByStateAsync(OutboxState.Pending, 10, CancellationToken.None);
-        Assert.That(items.Select(i => i.Target).Order(), Is.EqualTo(new[] { "wrA", "wrB" }));
         Assert.That(items.Select(i => (i.Lane, i.IsIdempotent, i.Kind, i.BroadcastId)).Distinct(),
             Is.EqualTo(new[] { (OutboxLane.Bulk, false, OutboxKinds.Broadcast, (long?)broadcast.Id) }));
-        var payload = JsonNode.Parse(items.Single(i => i.Target == "wrA").Payload)!;
-        Assert.That(payload["chat_type"]!.GetValue<string>(), Is.EqualTo("group"));
-        Assert.That(payload["chat_id_list"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "wrA" }));
-        Assert.That(payload["sender"]!.GetValue<string>(), Is.EqualTo("zhangsan"));
-        Assert.That(payload["attachments"]!.AsArray(), Has.Count.EqualTo(1));
-        Assert.That(items[0].QuotaSubject.ChatIds, Has.Count.EqualTo(1));
-        Assert.That((await rig.Instance.Broadcasts.ListAsync(10, CancellationToken.None)).Single(), Is.EqualTo(broadcast));
+        var bodies = items.Select(i => JsonNode.Parse(i.Payload)!).ToDictionary(p => p["sender"]!.GetValue<string>());
+        Assert.That(bodies.Keys, Is.EquivalentTo(new[] { "zhangsan", "lisi" }), "a group task goes as the group's owner");
+        Assert.That(bodies["zhangsan"]["chat_type"]!.GetValue<string>(), Is.EqualTo("group"));
+        Assert.That(bodies["zhangsan"]["chat_id_list"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "wrA", "wrC" }));
+        Assert.That(bodies["lisi"]["chat_id_list"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "wrB" }));
+        Assert.That(bodies["zhangsan"]["attachments"]!.AsArray(), Has.Count.EqualTo(1));
+        var recipients = await rig.Store.ListRecipientsAsync(broadcast.Id, CancellationToken.None);
+        Assert.That(recipients.Select(r => (r.Recipient, r.State)).Order(),
+            Is.EqualTo(new[] { ("wrA", "pending"), ("wrB", "pending"), ("wrC", "pending") }));
+        Assert.That((await rig.Instance.Broadcasts.ListAsync(10, CancellationToken.None)).Single(), Is.EqualTo(broadcast with { Tasks = 0 }));
+    }
+
+    [Test]
+    public async Task Three_hundred_groups_of_four_owners_are_exactly_four_tasks_and_a_group_of_no_known_owner_is_failed_visibly()
+    {
+        await using var rig = await OutboxRig.CreateAsync(new FakeTimeProvider());
+        var chats = Enumerable.Range(0, 300).Select(n => $"wrG{n:D4}").ToArray();
+        for (var owner = 0; owner < 4; owner++)
+        {
+            await OwnedAsync(rig, $"owner{owner}", chats.Where((_, n) => n % 4 == owner).ToArray());
+        }
+
+        var broadcast = await rig.Instance.Broadcasts.StartAsync(Groups([.. chats, "wrNOBODY"]) with { Sender = null }, CancellationToken.None);
+
+        var items = await rig.Store.ListByStateAsync(OutboxState.Pending, 100, CancellationToken.None);
+        Assert.That(items, Has.Count.EqualTo(4));
+        Assert.That(items.Select(i => JsonNode.Parse(i.Payload)!["chat_id_list"]!.AsArray().Count), Is.All.EqualTo(75));
+        var progress = (await rig.Instance.Broadcasts.GetProgressAsync(broadcast.Id, CancellationToken.None))!;
+        Assert.That(progress.Broadcast.Total, Is.EqualTo(301));
+        Assert.That(progress.ByState[OutboxState.Failed], Is.EqualTo(1), "the group nobody owns is counted failed, not dropped");
+        Assert.That(progress.Remaining, Is.EqualTo(300));
+    }
+
+    [Test]
+    public async Task A_recipient_whose_allowance_is_spent_waits_in_a_task_of_its_own_and_the_others_go_now()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        await using var rig = await OutboxRig.CreateAsync(time);
+        await OwnedAsync(rig, "zhangsan", "wrA", "wrB", "wrC");
+        var limiter = new TestQuotaLimiter(time);
+        var sender = new RecordingSender(time);
+        // wrB already received its mass message of the day.
+        var spent = new QuotaCatalog().LimitsFor(BroadcastService.QuotaSubjectFor(BroadcastTargetKind.Groups, "other", "wrB"))
+            .Where(l => l.Key.Rule == Bot.Core.RateLimiting.QuotaRules.GroupMassReceiving).ToList();
+        Assert.That((await limiter.TryAcquireAsync(spent, CancellationToken.None)).IsAllowed);
+
+        var broadcast = await rig.Instance.Broadcasts.StartAsync(Groups("wrA", "wrB", "wrC"), CancellationToken.None);
+        await rig.StartDispatcherAsync(sender, limiter);
+        await sender.WhenAsync(s => s.Calls.Count == 1);
+
+        var call = JsonNode.Parse(sender.Calls.Single().Item.Payload)!;
+        Assert.That(call["chat_id_list"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "wrA", "wrC" }));
+        await OutboxRig.UntilAsync(async () => (await rig.Store.ListRecipientsAsync(broadcast.Id, CancellationToken.None))
+            .Count(r => r.State == OutboxRecipientStates.Sent) == 2);
+        var waiting = (await rig.Store.ListByStateAsync(OutboxState.Pending, 10, CancellationToken.None)).Single();
+        Assert.That(waiting.Target, Is.EqualTo("wrB"));
+        Assert.That(waiting.NextAttemptAt, Is.GreaterThan(time.GetUtcNow().AddHours(1)), "it waits for the next day, not a retry loop");
+        var recipients = await rig.Store.ListRecipientsAsync(broadcast.Id, CancellationToken.None);
+        Assert.That(recipients.Single(r => r.Recipient == "wrB"), Has.Property(nameof(OutboxRecipient.OutboxId)).EqualTo(waiting.Id)
+            .And.Property(nameof(OutboxRecipient.State)).EqualTo(OutboxRecipientStates.Pending));
     }
 
     [Test]
@@ -43,6 +109,11 @@ public sealed class BroadcastServiceTests
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
         await using var rig = await OutboxRig.CreateAsync(time);
+        // Four owners, so four tasks, paced by the API's own counter.
+        for (var n = 1; n <= 4; n++)
+        {
+            await OwnedAsync(rig, $"owner{n}", $"wr{n}");
+        }
         var broadcast = await rig.Instance.Broadcasts.StartAsync(Groups("wr1", "wr2", "wr3", "wr4"), CancellationToken.None);
         var started = time.GetUtcNow();
         // Two sends per 10 s: the first two go at +5 s, the other two wait for the window.

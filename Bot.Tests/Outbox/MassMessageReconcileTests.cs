@@ -39,16 +39,18 @@ public sealed class MassMessageReconcileTests
         // The first call is applied and answered; the second is applied and answered -1.
         weCom.Then(FakeMassMessages.Answer.Applied, FakeMassMessages.Answer.BusyAfterApplying);
 
-        var id = await BroadcastAsync(app, "winter-menu", "冬季新品上市", "wrReconA", "wrReconB");
+        // Two broadcasts of the same text: their two tasks look alike, and each item must get its own.
+        var id = await BroadcastAsync(app, "winter-menu", "冬季新品上市", "wrReconA");
+        var second = await BroadcastAsync(app, "winter-menu", "冬季新品上市", "wrReconB");
 
         await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
-            $"SELECT COUNT(*) FROM outbox WHERE broadcast_id = {id} AND state = 'sent'", n => n == 2);
+            $"SELECT COUNT(*) FROM outbox WHERE broadcast_id IN ({id}, {second}) AND state = 'sent'", n => n == 2);
         await FakeWeCom.WaitForDatabaseAsync(app.DatabasePath,
-            $"SELECT COUNT(*) FROM mass_message_tasks t JOIN outbox o ON o.id = t.outbox_id WHERE o.broadcast_id = {id}", n => n == 2);
+            $"SELECT COUNT(*) FROM mass_message_tasks t JOIN outbox o ON o.id = t.outbox_id WHERE o.broadcast_id IN ({id}, {second})", n => n == 2);
         Assert.That(FakeWeCom.Calls(app.WeCom, "externalcontact/add_msg_template"), Has.Count.EqualTo(2), "the call in doubt was not resent");
         Assert.That(weCom.Created, Is.EqualTo(new[] { "msgFake1", "msgFake2" }), "no duplicate task");
         Assert.That(await FakeWeCom.ScalarAsync(app.DatabasePath,
-            $"SELECT COUNT(DISTINCT remote_ids) FROM outbox WHERE broadcast_id = {id} AND remote_ids IN ('msgFake1', 'msgFake2')"), Is.EqualTo(2),
+            $"SELECT COUNT(DISTINCT remote_ids) FROM outbox WHERE broadcast_id IN ({id}, {second}) AND remote_ids IN ('msgFake1', 'msgFake2')"), Is.EqualTo(2),
             "each item has its own task: the one in doubt got the task the other item does not already own");
         var query = FakeWeCom.Json(FakeWeCom.Calls(app.WeCom, "externalcontact/get_groupmsg_list_v2")[0]);
         Assert.That(query.GetProperty("chat_type").GetString(), Is.EqualTo("group"));

@@ -42,7 +42,7 @@ public sealed class OutboundActionTests
         yield return new TestCaseData(new GroupPost(GroupPostPurpose.GroupWelcome, GroupPostChannels.Robot, "wrG", "hi", "k1", null, "batch:1")).SetName("group welcome");
         yield return new TestCaseData(new GroupPost(GroupPostPurpose.LotteryAnnouncement, GroupPostChannels.MassMessage, "wrG", "中奖", null, "owner")).SetName("lottery");
         yield return new TestCaseData(new GroupPost(GroupPostPurpose.SeedingPost, GroupPostChannels.MassMessage, "wrG", "早", null, "trumpet")).SetName("seeding");
-        yield return new TestCaseData(new BroadcastMessage("wmA", false, "guide01", "促销", JsonNode.Parse("""[{"msgtype":"image","image":{"media_id":"m1"}}]""")!.AsArray())).SetName("broadcast");
+        yield return new TestCaseData(new BroadcastMessage(["wmA", "wmB"], false, "guide01", "促销", JsonNode.Parse("""[{"msgtype":"image","image":{"media_id":"m1"}}]""")!.AsArray())).SetName("broadcast");
         yield return new TestCaseData(new GroupWelcomeTemplateUpload("rule-1", new GroupWelcomeTemplate { Text = new MessageText("%NICKNAME% 你好"), Notify = 1 })).SetName("template");
     }
 

@@ -1,6 +1,7 @@
 using Bot.Tests.Fixtures;
 using System.Collections.Concurrent;
 using Bot.Core.Contacts;
+using Bot.Core.Groups;
 using Bot.Core.Outbox;
 using Bot.Core.Campaigns.MassMessages;
 using Bot.Core.RateLimiting;
@@ -52,7 +53,7 @@ internal sealed class OutboxRig : IAsyncDisposable
         var database = new BotDatabase(Options.Create(new StorageOptions { ConnectionString = ConnectionString }));
         var store = new OutboxStore(database);
         var signal = new OutboxSignal();
-        return new RigInstance(database, store, signal, new OutboxWriter(store, signal, Time), new BroadcastService(database, new OutboxWriter(store, signal, Time), Time));
+        return new RigInstance(database, store, signal, new OutboxWriter(store, signal, Time), new BroadcastService(database, new OutboxWriter(store, signal, Time), new BroadcastPlanner(new CustomerLedger(database), new CustomerGroupStore(database, Time)), Time));
     }
 
     public async Task<OutboxDispatcher> StartDispatcherAsync(

@@ -25,11 +25,12 @@ public sealed class SqlDialectTests
         db => new LotteryStore(db),
         db => new SeedingStore(db),
         db => new MassMessageStore(db),
-        db => new BroadcastService(db, new OutboxWriter(new OutboxStore(db), new OutboxSignal(), TimeProvider.System), TimeProvider.System),
+        db => new BroadcastService(db, new OutboxWriter(new OutboxStore(db), new OutboxSignal(), TimeProvider.System), new BroadcastPlanner(new CustomerLedger(db), new CustomerGroupStore(db, TimeProvider.System)), TimeProvider.System),
         db => new ContactPreferenceStore(db),
         db => new CustomerGroupStore(db, TimeProvider.System),
         db => new GroupWelcomeBatches(db),
         db => new RobotAlarms(db),
+        db => new CustomerLedger(db),
     ];
 
     [Test]

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Bot.Core.Outbox;
 using Bot.Core.Campaigns.MassMessages;
+using Bot.Core.Contacts;
+using Bot.Core.Groups;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Microsoft.Data.Sqlite;
@@ -10,9 +12,11 @@ using Microsoft.Extensions.Options;
 namespace Bot.Bench;
 
 /// <summary>
-/// A broadcast to many groups under a per-window quota, through the real store and dispatcher on SQLite, with a
-/// no-op sender. Reports the actual duration against the quota-bound minimum: with limit L per window W, N sends
-/// need at least (ceil(N / L) - 1) × W. Options: --groups N (10000) --limit L (2000) --window-seconds W (10).
+/// A broadcast to many groups under a per-window quota, through the real planner, store and dispatcher on SQLite, with
+/// a no-op sender. The groups belong to K owners, so the broadcast is one add_msg_template task per owner and 2,000
+/// groups (WeCom's limit). Reports the actual duration against the quota-bound minimum: with limit L per window W, T
+/// task calls need at least (ceil(T / L) - 1) × W, and each group's own allowance is taken once.
+/// Options: --groups N (10000) --owners K (4) --limit L (2000) --window-seconds W (10).
 /// </summary>
 public static class BroadcastBench
 {
@@ -20,6 +24,7 @@ public static class BroadcastBench
     {
         var groups = IntArg(args, "--groups", 10_000);
         var limit = IntArg(args, "--limit", 2_000);
+        var owners = IntArg(args, "--owners", 4);
         var window = TimeSpan.FromSeconds(IntArg(args, "--window-seconds", 10));
         var directory = Path.Combine(Path.GetTempPath(), "broadcast-bench", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -32,7 +37,13 @@ public static class BroadcastBench
             var store = new OutboxStore(database);
             var signal = new OutboxSignal();
             var writer = new OutboxWriter(store, signal, time);
-            var broadcasts = new BroadcastService(database, writer, time);
+            var groupStore = new CustomerGroupStore(database, time);
+            var broadcasts = new BroadcastService(database, writer, new BroadcastPlanner(new CustomerLedger(database), groupStore), time);
+            var chats = Enumerable.Range(0, groups).Select(i => $"wrBench{i:D6}").ToList();
+            for (var i = 0; i < chats.Count; i++)
+            {
+                await groupStore.UpsertAsync(chats[i], $"bench {i}", $"owner{i % owners}", CancellationToken.None);
+            }
             var sender = new CountingSender(groups);
             var limiter = new WindowLimiter(time, limit, window);
 
@@ -42,8 +53,7 @@ public static class BroadcastBench
                 Name = "bench",
                 Text = "hello",
                 TargetKind = BroadcastTargetKind.Groups,
-                Sender = "bench-sender",
-                Targets = Enumerable.Range(0, groups).Select(i => $"wrBench{i:D6}").ToList(),
+                Targets = chats,
             }, CancellationToken.None);
             enqueue.Stop();
 
@@ -56,13 +66,13 @@ public static class BroadcastBench
             await dispatcher.StopAsync(CancellationToken.None);
             var progress = (await broadcasts.GetProgressAsync(broadcast.Id, CancellationToken.None))!;
 
-            var minimum = window * (Math.Ceiling(groups / (double)limit) - 1);
-            Console.WriteLine($"broadcast: {groups} groups, quota {limit} per {window.TotalSeconds:0} s, {new OutboxOptions().DispatcherConcurrency} in flight");
+            var minimum = window * (Math.Ceiling(sender.Calls / (double)limit) - 1);
+            Console.WriteLine($"broadcast: {groups} groups of {owners} owners as {broadcast.Tasks} tasks, quota {limit} per {window.TotalSeconds:0} s, {new OutboxOptions().DispatcherConcurrency} in flight");
             Console.WriteLine($"enqueue (one transaction): {enqueue.Elapsed.TotalMilliseconds:0} ms ({groups / enqueue.Elapsed.TotalSeconds:0} items/s)");
             Console.WriteLine($"last send after {sendTime.TotalSeconds:0.00} s; quota-bound minimum {minimum.TotalSeconds:0.00} s; " +
                 $"overhead {(sendTime - minimum).TotalSeconds:0.00} s ({(minimum > TimeSpan.Zero ? (sendTime / minimum - 1) * 100 : 0):0.0} %)");
-            Console.WriteLine($"sends {sender.Calls}, sent {progress.ByState[OutboxState.Sent]}, limiter calls {limiter.Calls} " +
-                $"({limiter.Calls - groups} quota waits released)");
+            Console.WriteLine($"task calls {sender.Calls}, recipients sent {progress.ByState[OutboxState.Sent]}, limiter calls {limiter.Calls} " +
+                $"(one per task and one per recipient; {limiter.Calls - sender.Calls - groups} quota waits released)");
         }
         finally
         {
@@ -77,10 +87,12 @@ public static class BroadcastBench
         return at >= 0 && at + 1 < args.Length && int.TryParse(args[at + 1], out var value) ? value : fallback;
     }
 
+    /// <summary>Counts task calls, and completes once the tasks have carried <paramref name="expected"/> recipients.</summary>
     private sealed class CountingSender(int expected) : IOutboxSender
     {
         private readonly TaskCompletionSource _allSent = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _calls;
+        private int _recipients;
 
         public Task AllSent => _allSent.Task;
 
@@ -88,7 +100,9 @@ public static class BroadcastBench
 
         public Task<OutboxSendOutcome> SendAsync(OutboxItem item, CancellationToken ct)
         {
-            if (Interlocked.Increment(ref _calls) == expected)
+            Interlocked.Increment(ref _calls);
+            var carried = System.Text.Json.Nodes.JsonNode.Parse(item.Payload)?["chat_id_list"]?.AsArray().Count ?? 1;
+            if (Interlocked.Add(ref _recipients, carried) == expected)
             {
                 _allSent.TrySetResult();
             }

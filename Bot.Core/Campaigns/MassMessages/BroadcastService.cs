@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Bot.Core.RateLimiting;
 using Bot.Core.Storage;
 using Bot.Core.WeCom.Api;
+using System.Text.Json;
 using Dapper;
 
 namespace Bot.Core.Campaigns.MassMessages;
@@ -18,8 +19,12 @@ public enum BroadcastTargetKind
     Customers,
 }
 
-/// <summary>An operator's broadcast: one message to many groups or customers, each sent as its own outbox item.</summary>
-public sealed record BroadcastRequest
+/// <summary>
+/// An operator's broadcast: one message to many groups or customers, sent as one mass-message task per member (see
+/// <see cref="BroadcastPlanner"/>). The audience is <see cref="Targets"/>, or customers by <see cref="Tags"/>, or groups
+/// by <see cref="GroupNames"/>: exactly one of them.
+/// </summary>
+public sealed record BroadcastRequest : IValidatableObject
 {
     [Required, StringLength(200, MinimumLength = 1)]
     public required string Name { get; init; }
@@ -33,16 +38,53 @@ public sealed record BroadcastRequest
 
     public required BroadcastTargetKind TargetKind { get; init; }
 
-    /// <summary>The member who sends (and must confirm) the message.</summary>
-    [Required]
-    public required string Sender { get; init; }
+    /// <summary>
+    /// For customers only, and optional: the member whose task carries them all. Left out, each customer goes in the task
+    /// of the guide who follows them. A group task always goes to the group's owner, whoever is named here.
+    /// </summary>
+    public string? Sender { get; init; }
 
     /// <summary>Chat ids for <see cref="BroadcastTargetKind.Groups"/>, external user ids for customers.</summary>
-    [Required, MinLength(1)]
-    public required IReadOnlyList<string> Targets { get; init; }
+    public IReadOnlyList<string>? Targets { get; init; }
+
+    /// <summary>Customers by corp tag ("group/tag"), as WeCom's tag_filter: any tag of a tag group, every group named.</summary>
+    public IReadOnlyList<string>? Tags { get; init; }
+
+    /// <summary>Groups whose name matches this glob (<c>*</c>, <c>?</c>).</summary>
+    public string? GroupNames { get; init; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var sources = (Targets is { Count: > 0 } ? 1 : 0) + (Tags is { Count: > 0 } ? 1 : 0) + (GroupNames is { Length: > 0 } ? 1 : 0);
+        if (sources != 1)
+        {
+            yield return new ValidationResult("Give exactly one audience: Targets, Tags (customers) or GroupNames (groups).", [nameof(Targets)]);
+        }
+        if (Tags is { Count: > 0 } && TargetKind != BroadcastTargetKind.Customers)
+        {
+            yield return new ValidationResult("Tags select customers: use TargetKind Customers.", [nameof(Tags)]);
+        }
+        if (Tags?.FirstOrDefault(t => t.IndexOf('/', StringComparison.Ordinal) is <= 0 || t.EndsWith('/')) is { } bad)
+        {
+            yield return new ValidationResult($"Tag '{bad}' is not \"group/tag\".", [nameof(Tags)]);
+        }
+        if (GroupNames is { Length: > 0 } && TargetKind != BroadcastTargetKind.Groups)
+        {
+            yield return new ValidationResult("GroupNames selects groups: use TargetKind Groups.", [nameof(GroupNames)]);
+        }
+        if (GroupNames is { Length: > 0 } pattern && Rules.Glob.TryCompile(pattern, out var error) is null)
+        {
+            yield return new ValidationResult($"GroupNames: {error}", [nameof(GroupNames)]);
+        }
+    }
 }
 
-public sealed record BroadcastSummary(long Id, string Name, BroadcastTargetKind TargetKind, string Sender, int Total, DateTimeOffset CreatedAt);
+/// <summary>A broadcast as started; <see cref="Sender"/> is empty when each task went as its guide or owner.</summary>
+public sealed record BroadcastSummary(long Id, string Name, BroadcastTargetKind TargetKind, string Sender, int Total, DateTimeOffset CreatedAt)
+{
+    /// <summary>The mass-message tasks it was planned as (one per member and chunk); 0 when listed from storage.</summary>
+    public int Tasks { get; init; }
+}
 
 /// <summary>Where a broadcast stands: item counts per state and, while items remain, when it should finish.</summary>
 public sealed record BroadcastProgress(
@@ -52,7 +94,10 @@ public sealed record BroadcastProgress(
     DateTimeOffset? FinishedAt,
     DateTimeOffset? EstimatedFinishAt);
 
-/// <summary>Starts broadcasts (one lane-3 outbox item per target, all in one transaction) and reports their progress.</summary>
+/// <summary>
+/// Starts broadcasts (one lane-3 outbox item per planned task, its recipients beside it, all in one transaction) and
+/// reports their progress per recipient.
+/// </summary>
 public sealed class BroadcastService
 {
     /// <summary>The API a broadcast item calls, as the quota catalog knows it.</summary>
@@ -60,22 +105,24 @@ public sealed class BroadcastService
 
     private readonly BotDatabase _database;
     private readonly OutboxWriter _writer;
+    private readonly BroadcastPlanner _planner;
     private readonly TimeProvider _time;
     private readonly string _insertSql;
     private readonly string _listSql;
 
-    internal BroadcastService(BotDatabase database, OutboxWriter writer, TimeProvider time)
+    internal BroadcastService(BotDatabase database, OutboxWriter writer, BroadcastPlanner planner, TimeProvider time)
     {
         _database = database;
         _writer = writer;
+        _planner = planner;
         _time = time;
         _insertSql = database.Dialect.Pick(SqliteInsert, BroadcastSqlServerStatements.Insert);
         _listSql = database.Dialect.Pick(SqliteList, BroadcastSqlServerStatements.List);
     }
 
     private const string SqliteInsert = """
-        INSERT INTO broadcast (name, message_text, attachments, target_kind, sender, total, created_at)
-        VALUES (@Name, @Text, @AttachmentsJson, @TargetKind, @Sender, @Total, @CreatedAt)
+        INSERT INTO broadcast (name, message_text, attachments, target_kind, sender, total, created_at, unassigned)
+        VALUES (@Name, @Text, @AttachmentsJson, @TargetKind, @Sender, @Total, @CreatedAt, @Unassigned)
         RETURNING id
         """;
 
@@ -84,7 +131,8 @@ public sealed class BroadcastService
         Validator.ValidateObject(request, new ValidationContext(request), validateAllProperties: true);
         var attachments = request.AttachmentsJson is null ? null : JsonNode.Parse(request.AttachmentsJson)?.AsArray()
             ?? throw new ArgumentException("AttachmentsJson must be a JSON array", nameof(request));
-        var targets = DistinctTargets(request.Targets);
+        var plan = await _planner.PlanAsync(request, ct);
+        var total = plan.Recipients + plan.Unassigned.Count;
         var now = _time.GetUtcNow();
 
         await using var write = await _database.OpenWriteAsync(ct);
@@ -97,22 +145,25 @@ public sealed class BroadcastService
                 request.Text,
                 request.AttachmentsJson,
                 TargetKind = ToText(request.TargetKind),
-                request.Sender,
-                Total = targets.Count,
+                Sender = request.Sender ?? "",
+                Total = total,
                 CreatedAt = now.ToUnixTimeMilliseconds(),
+                Unassigned = plan.Unassigned.Count == 0 ? null : JsonSerializer.Serialize(plan.Unassigned),
             },
             tx, cancellationToken: ct));
-        var items = targets.Select(target => ToOutboxRequest(id, request, attachments, target)).ToList();
-        await _writer.EnqueueBatchAsync(items, write.Connection, tx, ct);
+        var toGroup = request.TargetKind == BroadcastTargetKind.Groups;
+        var items = plan.Tasks
+            .Select((task, n) => OutboxRequest.For(new BroadcastMessage(task.Recipients, toGroup, task.Sender, request.Text, attachments),
+                $"broadcast:{id}:{task.Sender}:{n}") with { BroadcastId = id })
+            .ToList();
+        var stored = await _writer.EnqueueBatchAsync(items, write.Connection, tx, ct);
+        for (var i = 0; i < stored.Count; i++)
+        {
+            await OutboxRecipients.AddAsync(stored[i].Id, plan.Tasks[i].Recipients, write.Connection, tx, ct);
+        }
         await tx.CommitAsync(ct);
         _writer.NotifyCommitted();
-        return new BroadcastSummary(id, request.Name, request.TargetKind, request.Sender, targets.Count, now);
-    }
-
-    private static OutboxRequest ToOutboxRequest(long broadcastId, BroadcastRequest request, JsonArray? attachments, string target)
-    {
-        var message = new BroadcastMessage(target, request.TargetKind == BroadcastTargetKind.Groups, request.Sender, request.Text, attachments);
-        return OutboxRequest.For(message, $"broadcast:{broadcastId}:{target}") with { BroadcastId = broadcastId };
+        return new BroadcastSummary(id, request.Name, request.TargetKind, request.Sender ?? "", total, now) { Tasks = plan.Tasks.Count };
     }
 
     /// <summary>What one broadcast item counts against; shared with <see cref="QuotaPreflight"/> so both see the same counters.</summary>
@@ -125,9 +176,15 @@ public sealed class BroadcastService
 
     public async Task<BroadcastProgress?> GetProgressAsync(long id, CancellationToken ct)
     {
+        // Per recipient: a recipient's own state (refused in fail_list, opted out, over budget, sent), or its task's
+        // when the task ended without settling it (expired, gave up, unknown); rows stored before tasks carried many
+        // recipients have no recipient rows and count as their item.
         const string counts = """
-            SELECT state AS State, COUNT(*) AS Count, MIN(completed_at) AS FirstDone, MAX(completed_at) AS LastDone
-            FROM outbox WHERE broadcast_id = @Id GROUP BY state
+            SELECT CASE WHEN r.state IS NULL OR (r.state = 'pending' AND o.state NOT IN ('pending', 'sending')) THEN o.state ELSE r.state END AS State,
+                   COUNT(*) AS Count, MIN(o.completed_at) AS FirstDone, MAX(o.completed_at) AS LastDone
+            FROM outbox o LEFT JOIN outbox_recipients r ON r.outbox_id = o.id
+            WHERE o.broadcast_id = @Id
+            GROUP BY CASE WHEN r.state IS NULL OR (r.state = 'pending' AND o.state NOT IN ('pending', 'sending')) THEN o.state ELSE r.state END
             """;
         await using var connection = await _database.OpenAsync(ct);
         var summary = await GetAsync(connection, id, ct);
@@ -142,6 +199,8 @@ public sealed class BroadcastService
         {
             byState[OutboxStore.ParseState(row.State)] = (int)row.Count;
         }
+        // Those no member could carry were failed at the start; they are in the total, never in the outbox.
+        byState[OutboxState.Failed] += summary.Total - rows.Sum(r => (int)r.Count) is > 0 and var unplaced ? unplaced : 0;
         var remaining = byState[OutboxState.Pending] + byState[OutboxState.Sending];
         var done = summary.Total - remaining;
         var lastDone = rows.Max(r => r.LastDone) is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
@@ -200,9 +259,9 @@ public sealed class BroadcastService
 internal static class BroadcastSqlServerStatements
 {
     public const string Insert = """
-        INSERT INTO dbo.broadcast (name, message_text, attachments, target_kind, sender, total, created_at)
+        INSERT INTO dbo.broadcast (name, message_text, attachments, target_kind, sender, total, created_at, unassigned)
         OUTPUT inserted.id
-        VALUES (@Name, @Text, @AttachmentsJson, @TargetKind, @Sender, @Total, @CreatedAt);
+        VALUES (@Name, @Text, @AttachmentsJson, @TargetKind, @Sender, @Total, @CreatedAt, @Unassigned);
         """;
 
     public const string List = """

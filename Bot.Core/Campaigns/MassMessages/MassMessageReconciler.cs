@@ -102,7 +102,8 @@ public sealed partial class MassMessageReconciler(
     private async Task RefundAsync(OutboxItem item, DateTimeOffset takenAt)
     {
         var quotas = catalog.LimitsFor(item.QuotaSubject);
-        var limits = budget?.AddTo(quotas, item.Kind, item.Target, OutboxKinds.TargetsGroup(item.Kind), item.ExternalUserId, item.QuotaSubject) ?? quotas;
+        var limits = OutboxRecipients.AllowancesOf(item, catalog, budget)
+            ?? budget?.AddTo(quotas, item.Kind, item.Target, OutboxKinds.TargetsGroup(item.Kind), item.ExternalUserId, item.QuotaSubject) ?? quotas;
         var allowances = limits.Where(l => l.Calendar != QuotaCalendar.None).ToList();
         if (allowances.Count == 0)
         {

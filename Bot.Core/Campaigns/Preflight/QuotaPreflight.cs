@@ -48,7 +48,17 @@ public sealed record PreflightReport(
     int Allowed,
     int Delayed,
     int Skipped,
-    DateTimeOffset? EstimatedFinishAt);
+    DateTimeOffset? EstimatedFinishAt)
+{
+    /// <summary>For a broadcast: the mass-message tasks it would be sent as (a member and how many recipients each).</summary>
+    public IReadOnlyList<PreflightTask>? Tasks { get; init; }
+
+    /// <summary>For a broadcast: recipients no member's task could carry, and why; they would be recorded failed.</summary>
+    public IReadOnlyList<UnassignedRecipient>? Unassigned { get; init; }
+}
+
+/// <summary>One planned add_msg_template task: its sender and how many recipients it carries.</summary>
+public sealed record PreflightTask(string Sender, int Recipients);
 
 /// <summary>
 /// One send to play forward: its outbox kind, target and quota subject (the same its outbox item will carry, so it
@@ -75,8 +85,13 @@ public sealed class QuotaPreflight
     private readonly TimeProvider _time;
     private readonly ContactBudget? _budget;
 
-    public QuotaPreflight(IQuotaLimiter limiter, QuotaCatalog catalog, IOptions<QuotaOptions> options, TimeProvider time, ContactBudget? budget = null)
+    private readonly BroadcastPlanner? _planner;
+
+    public QuotaPreflight(
+        IQuotaLimiter limiter, QuotaCatalog catalog, IOptions<QuotaOptions> options, TimeProvider time, ContactBudget? budget = null,
+        BroadcastPlanner? planner = null)
     {
+        _planner = planner;
         _limiter = limiter;
         _catalog = catalog;
         _budget = budget;
@@ -85,22 +100,37 @@ public sealed class QuotaPreflight
         _time = time;
     }
 
-    /// <summary>The outlook for <paramref name="request"/>'s targets and sender; null when the shared limiter cannot be reached.</summary>
-    public Task<PreflightReport?> CheckAsync(BroadcastRequest request, CancellationToken ct)
+    /// <summary>
+    /// The outlook for <paramref name="request"/>'s recipients, grouped into tasks exactly as a start would group them;
+    /// null when the shared limiter cannot be reached.
+    /// </summary>
+    public async Task<PreflightReport?> CheckAsync(BroadcastRequest request, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return CheckAsync(request.TargetKind, request.Sender, request.Targets, ct);
+        var plan = _planner is not null
+            ? await _planner.PlanAsync(request, ct)
+            : new BroadcastPlan(request.TargetKind,
+                [new PlannedTask(request.Sender ?? throw new ArgumentException("a sender is needed without the planner", nameof(request)),
+                    BroadcastService.DistinctTargets(request.Targets ?? []))], []);
+        var now = _time.GetUtcNow();
+        var items = plan.Tasks
+            .SelectMany(task => task.Recipients.Select(r =>
+                new PreflightItem(OutboxKinds.Broadcast, r, BroadcastService.QuotaSubjectFor(request.TargetKind, task.Sender, r), now)))
+            .ToList();
+        return await CheckAsync(items, ct) is { } report
+            ? report with
+            {
+                Tasks = plan.Tasks.Select(t => new PreflightTask(t.Sender, t.Recipients.Count)).ToList(),
+                Unassigned = plan.Unassigned,
+            }
+            : null;
     }
 
-    public Task<PreflightReport?> CheckAsync(BroadcastTargetKind kind, string sender, IReadOnlyList<string> targets, CancellationToken ct)
+    /// <summary>The outlook for <paramref name="targets"/>; <paramref name="sender"/> null groups customers by their guide.</summary>
+    public Task<PreflightReport?> CheckAsync(BroadcastTargetKind kind, string? sender, IReadOnlyList<string> targets, CancellationToken ct)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(sender);
         ArgumentNullException.ThrowIfNull(targets);
-        var now = _time.GetUtcNow();
-        var items = BroadcastService.DistinctTargets(targets)
-            .Select(target => new PreflightItem(OutboxKinds.Broadcast, target, BroadcastService.QuotaSubjectFor(kind, sender, target), now))
-            .ToList();
-        return CheckAsync(items, ct);
+        return CheckAsync(new BroadcastRequest { Name = "preflight", Text = "", TargetKind = kind, Sender = sender, Targets = targets }, ct);
     }
 
     /// <summary>
