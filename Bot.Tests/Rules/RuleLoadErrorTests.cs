@@ -18,6 +18,45 @@ public sealed class RuleLoadErrorTests
     }
 
     [Test]
+    public void A_tab_in_the_indentation_is_reported_first_at_its_own_line_with_the_fix()
+    {
+        var errors = Errors("welcome:\n  - name: a\n\tmessage: { text: hi }\n");
+
+        Assert.That(errors[0], Is.EqualTo($"f.yaml:3:1: {TypoHints.Tab}"));
+    }
+
+    [Test]
+    public void A_full_width_colon_after_a_field_name_is_reported_first_at_the_colon_with_the_fix()
+    {
+        var errors = Errors("""
+            welcome:
+              - name：a
+                message: { text: hi }
+            """);
+
+        Assert.That(errors[0], Is.EqualTo($"f.yaml:2:9: {TypoHints.FullWidthColon("name")}"));
+    }
+
+    [Test]
+    public void A_full_width_colon_in_a_text_of_a_file_that_loads_is_only_a_warning()
+    {
+        using var folder = new RuleFolder().Write("f.yaml", """
+            welcome:
+              - name: a
+                message:
+                  text: |
+                    VIP：满100减20
+            """);
+
+        var result = RuleLoader.Load(folder.Path);
+
+        Assert.That(result.Errors, Is.Empty);
+        Assert.That(result.RuleSet, Is.Not.Null);
+        Assert.That(result.Warnings.Select(w => (w.Line, w.Column, w.Message)),
+            Is.EqualTo(new[] { (5, 12, TypoHints.FullWidthColon("VIP")) }));
+    }
+
+    [Test]
     public void Unknown_field_is_reported_at_its_key()
     {
         var errors = Errors("""

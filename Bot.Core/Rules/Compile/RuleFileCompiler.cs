@@ -15,6 +15,7 @@ internal sealed class RuleFileCompiler
     private readonly RuleCollector _rules;
     private readonly RuleLimits _limits;
     private readonly RuleReport _report;
+    private readonly List<RuleError> _errors;
     private readonly RuleShape _shape;
     private readonly CustomerRuleCompiler _customers;
     private readonly GroupRuleCompiler _groups;
@@ -26,6 +27,7 @@ internal sealed class RuleFileCompiler
         _rules = rules;
         _limits = limits;
         _report = new RuleReport(file, text, errors, warnings);
+        _errors = errors;
         _shape = new RuleShape(_report);
         var values = new RuleValues(_report);
         var messages = new MessageCompiler(_report, values);
@@ -41,6 +43,31 @@ internal sealed class RuleFileCompiler
         {
             return; // reported once, at the first rule over the limit
         }
+        var before = _errors.Count;
+        CompileFile();
+        var hints = TypoHints.Find(_text);
+        if (hints.Count == 0)
+        {
+            return;
+        }
+        // A file that fails gets the hints as errors, first, so the line to fix leads; one that loads only a warning.
+        var failed = _errors.Count > before;
+        var reported = hints.Select(h => (h.Line, h.Column, h.Message));
+        if (failed)
+        {
+            _errors.InsertRange(before, reported.Select(h => new RuleError(_report.File, h.Line, h.Column, h.Message)));
+        }
+        else
+        {
+            foreach (var (line, column, message) in reported)
+            {
+                _report.Warn(line, column, message);
+            }
+        }
+    }
+
+    private void CompileFile()
+    {
         var stream = new YamlStream();
         try
         {

@@ -27,6 +27,8 @@ internal sealed class RuleReport(string file, string text, List<RuleError> error
     public void Warn(YamlNode node, string message) =>
         warnings.Add(new RuleWarning(file, Line(node.Start), Column(node.Start), message));
 
+    public void Warn(int line, int column, string message) => warnings.Add(new RuleWarning(file, line, column, message));
+
     /// <summary>Reports each problem of a template at the "{{" it is about, as it stands in the file.</summary>
     public void TemplateProblems(YamlScalarNode node, IEnumerable<Template.Problem> problems)
     {
