@@ -190,12 +190,8 @@ public sealed partial class OutboxDispatcher : BackgroundService
             return;
         }
 
-        if (await _admission.AcquireAsync(item, limits, now, ct) is not { } decision)
-        {
-            return;
-        }
-
-        // A task for many recipients admits each on its own; it goes with those that may receive now (not cancellable:
+        // A task for many recipients admits each on its own and goes with those that may receive now. That takes its
+        // database write, so it comes before the call's own counters are decided, for the reason above (not cancellable:
         // the call is marked as starting, and an admission cut off would leave the item to be called unknown).
         RecipientBatch? batch = null;
         if (OutboxKinds.Find(item.Kind) is { CarriesRecipients: true } kind && kind.Read(item) is BroadcastMessage task)
@@ -205,6 +201,16 @@ public sealed partial class OutboxDispatcher : BackgroundService
                 return;
             }
             (batch, item) = (admitted, admitted.Item);
+        }
+
+        if (await _admission.AcquireAsync(item, limits, now, ct) is not { } decision)
+        {
+            // Nothing was called: the recipients' allowances go back with the item.
+            if (batch is not null)
+            {
+                await _recipients.GiveBackAsync(batch);
+            }
+            return;
         }
 
         // From here the call may reach WeCom, so it runs to completion and is recorded even during shutdown.

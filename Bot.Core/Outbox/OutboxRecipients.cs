@@ -159,6 +159,9 @@ internal sealed partial class OutboxRecipients(
         return null;
     }
 
+    /// <summary>Gives back every allowance of a batch whose call was not made (the call's own counters said wait).</summary>
+    public Task GiveBackAsync(RecipientBatch batch) => RefundAsync(batch.Item, batch.Taken);
+
     /// <summary>Settles each recipient of a sent batch from the call's outcome, giving back what WeCom did not take.</summary>
     public async Task RecordOutcomeAsync(RecipientBatch batch, OutboxSendOutcome outcome)
     {
