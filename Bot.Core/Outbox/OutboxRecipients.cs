@@ -71,9 +71,19 @@ internal sealed partial class OutboxRecipients(
         var waiting = new List<string>();
         DateTimeOffset? waitUntil = null;
 
-        var optedOut = preferences is null || action.ToGroup
-            ? new HashSet<string>()
-            : await preferences.OptedOutAmongAsync(action.Recipients, ct);
+        IReadOnlySet<string> optedOut;
+        try
+        {
+            optedOut = preferences is null || action.ToGroup ? new HashSet<string>() : await preferences.OptedOutAmongAsync(action.Recipients, ct);
+        }
+        catch (Exception ex)
+        {
+            // As OutboxAdmission does for one customer: nothing was taken or sent, so the item goes back rather than
+            // being left 'sending' with its call marked, which lease expiry would call unknown.
+            Log.PreferencesUnread(logger, ex, item.Id);
+            await outcomes.ReleaseAsync(item, now + options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
+            return null;
+        }
         // The API's own counters were taken once for the call; each recipient takes only what is theirs.
         var callKeys = catalog.LimitsFor(action.QuotaSubject).Select(l => l.Key).ToHashSet();
         var unavailable = false;
@@ -133,12 +143,16 @@ internal sealed partial class OutboxRecipients(
         }
         catch (Exception ex)
         {
+            // Nothing was sent: every allowance just taken goes back, and so does the unchanged item, as the dispatcher
+            // does when its call mark cannot be written.
             Log.AdmissionWriteFailed(logger, ex, item.Id);
-            recorded = false;
+            await RefundAsync(item, taken);
+            await outcomes.ReleaseAsync(item, now + options.RetryBaseDelay, item.Attempts, null, null, item.CallStartedAt);
+            return null;
         }
         if (!recorded)
         {
-            // Nothing was sent: every allowance just taken goes back, and the item (unchanged) to its lease rules.
+            // The claim was lost: its new owner decides; what this attempt took goes back.
             await RefundAsync(item, taken);
             return null;
         }
@@ -317,7 +331,10 @@ internal sealed partial class OutboxRecipients(
         [LoggerMessage(41, LogLevel.Error, "Quota limiter threw admitting a recipient of outbox item {Id}; the rest wait")]
         public static partial void RecipientLimiterFaulted(ILogger logger, Exception exception, long id);
 
-        [LoggerMessage(42, LogLevel.Warning, "Could not record the recipients admitted for outbox item {Id}; nothing was sent and their allowances go back")]
+        [LoggerMessage(46, LogLevel.Warning, "Could not read the opt-outs of outbox item {Id}'s recipients; it goes back in line")]
+        public static partial void PreferencesUnread(ILogger logger, Exception exception, long id);
+
+        [LoggerMessage(42, LogLevel.Warning, "Could not record the recipients admitted for outbox item {Id}; nothing was sent, their allowances and the item go back")]
         public static partial void AdmissionWriteFailed(ILogger logger, Exception exception, long id);
 
         [LoggerMessage(43, LogLevel.Error, "Could not record recipient states of outbox item {Id}")]

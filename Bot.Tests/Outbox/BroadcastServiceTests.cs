@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using Bot.Core.Outbox;
 using Bot.Core.Campaigns.MassMessages;
+using Bot.Core.Contacts;
 using Bot.Core.Groups;
+using Bot.Core.Storage;
 using Bot.Core.RateLimiting;
 using Microsoft.Extensions.Time.Testing;
 
@@ -140,6 +142,28 @@ public sealed class BroadcastServiceTests
         var done = (await rig.Instance.Broadcasts.GetProgressAsync(broadcast.Id, CancellationToken.None))!;
         Assert.That(done.FinishedAt, Is.EqualTo(started + TimeSpan.FromSeconds(15)));
         Assert.That(done.ByState[OutboxState.Sent], Is.EqualTo(4));
+    }
+
+    [Test]
+    public async Task A_task_whose_opt_outs_cannot_be_read_goes_back_in_line_uncalled_and_is_not_left_in_doubt()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 8, 0, 0, TimeSpan.Zero));
+        await using var rig = await OutboxRig.CreateAsync(time);
+        var broadcast = await rig.Instance.Broadcasts.StartAsync(new BroadcastRequest
+        {
+            Name = "n", Text = "t", TargetKind = BroadcastTargetKind.Customers, Sender = "guide01", Targets = ["wmA", "wmB"],
+        }, CancellationToken.None);
+        // A database that cannot be opened: the opt-out read throws.
+        var unreadable = new ContactPreferenceStore(new BotDatabase(Microsoft.Extensions.Options.Options.Create(
+            new Bot.Core.Storage.StorageOptions { ConnectionString = $"Data Source={Path.Combine(Path.GetTempPath(), Guid.NewGuid().ToString("N"), "missing", "x.db")};Mode=ReadOnly" })));
+        var sender = new RecordingSender(time);
+
+        await rig.StartDispatcherAsync(sender, new TestQuotaLimiter(time), preferences: unreadable);
+
+        await OutboxRig.UntilAsync(async () => (await rig.Store.ListByStateAsync(OutboxState.Pending, 10, CancellationToken.None))
+            .Any(i => i.BroadcastId == broadcast.Id && i.NextAttemptAt > time.GetUtcNow() && i.CallStartedAt is null));
+        Assert.That(sender.Calls, Is.Empty);
+        Assert.That(await rig.Store.ListByStateAsync(OutboxState.Sending, 10, CancellationToken.None), Is.Empty);
     }
 
     [Test]

@@ -58,12 +58,12 @@ internal sealed class OutboxRig : IAsyncDisposable
 
     public async Task<OutboxDispatcher> StartDispatcherAsync(
         IOutboxSender sender, IQuotaLimiter limiter, OutboxOptions? options = null, ILogger<OutboxDispatcher>? logger = null, RigInstance? instance = null,
-        QuotaCatalog? catalog = null, ContactBudget? budget = null)
+        QuotaCatalog? catalog = null, ContactBudget? budget = null, ContactPreferenceStore? preferences = null)
     {
         instance ??= Instance;
         var dispatcher = new OutboxDispatcher(
             instance.Store, instance.Signal, sender, limiter, catalog ?? new QuotaCatalog(), Options.Create(options ?? new OutboxOptions()), Time,
-            logger ?? NullLogger<OutboxDispatcher>.Instance, budget: budget);
+            logger ?? NullLogger<OutboxDispatcher>.Instance, preferences: preferences, budget: budget);
         _dispatchers.Add(dispatcher);
         await dispatcher.StartAsync(CancellationToken.None);
         return dispatcher;
